@@ -1,0 +1,43 @@
+// Every setting the service reads from its environment, with the defaults documented in the README.
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
+
+/** A connection URL is a secret (it may hold a password): it is checked here and never echoed back. */
+const connectionUrl = (name: string, protocols: ReadonlyArray<string>, fallback: string) =>
+  Config.redacted(name).pipe(
+    Config.withDefault(Redacted.make(fallback)),
+    Config.mapOrFail((url) => {
+      const parsed = Either.try(() => new URL(Redacted.value(url)))
+      return Either.isRight(parsed) && protocols.includes(parsed.right.protocol) && parsed.right.hostname !== ""
+        ? Either.right(url)
+        : Either.left(
+          ConfigError.InvalidData([name], `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`)
+        )
+    })
+  )
+
+const milliseconds = (name: string, fallback: number, minimum: number) =>
+  Config.integer(name).pipe(
+    Config.withDefault(fallback),
+    Config.validate({
+      message: `must be a whole number of milliseconds ≥ ${minimum}`,
+      validation: (n) => n >= minimum
+    }),
+    Config.map(Duration.millis)
+  )
+
+export const port = Config.port("PORT").pipe(Config.withDefault(3000))
+export const host = Config.string("HOST").pipe(Config.withDefault("0.0.0.0"))
+export const databaseUrl = connectionUrl(
+  "DATABASE_URL",
+  ["postgres:", "postgresql:"],
+  "postgres://postgres@127.0.0.1:5432/postgres"
+)
+export const redisUrl = connectionUrl("REDIS_URL", ["redis:", "rediss:"], "redis://127.0.0.1:6379")
+/** The budget of each readiness check. */
+export const readinessTimeout = milliseconds("READINESS_TIMEOUT_MS", 500, 1)
+/** How often the readiness snapshot is refreshed in the background. */
+export const readinessInterval = milliseconds("READINESS_INTERVAL_MS", 1000, 10)

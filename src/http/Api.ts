@@ -1,0 +1,34 @@
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Schema from "effect/Schema"
+import { CheckResult, ReadinessStatus } from "../Readiness.js"
+
+export const Health = Schema.Struct({ status: Schema.Literal("ok") })
+
+export const ReadinessReport = Schema.Struct({
+  status: ReadinessStatus,
+  /** When the reported checks finished (ISO 8601). */
+  checkedAt: Schema.String,
+  checks: Schema.Record({ key: Schema.String, value: CheckResult }),
+  /** How old the report was when it was served. */
+  ageMs: Schema.Number
+})
+
+export class ProbesApi extends HttpApiGroup.make("probes")
+  .add(
+    HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Health).annotate(
+      OpenApi.Description,
+      "Liveness: 200 while the process is alive. Touches no dependency."
+    )
+  )
+  .add(
+    HttpApiEndpoint.get("readyz", "/readyz").addSuccess(ReadinessReport).annotate(
+      OpenApi.Description,
+      "Readiness: always 200 while alive; `status` says whether PostgreSQL and Redis are usable now."
+    )
+  )
+{}
+
+export class DashboardApi extends HttpApi.make("dashboard").add(ProbesApi).annotate(OpenApi.Title, "dashboard") {}

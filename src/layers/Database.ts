@@ -1,0 +1,92 @@
+// PostgreSQL as a service: a pg pool owned here, used through @effect/sql-pg, and a `ping` for readiness.
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import Pg from "pg"
+import * as AppConfig from "../AppConfig.js"
+import { type FailureReason, orNotInitialised, reasonOf } from "./Dependency.js"
+
+export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")<{
+  readonly reason: FailureReason
+  readonly cause?: unknown
+}> {}
+
+export interface DatabaseOptions {
+  readonly url: Redacted.Redacted
+  /** Bounds a connection attempt and a query underneath the probe, so nothing a check starts outlives it for long. */
+  readonly timeout: Duration.DurationInput
+  readonly maxConnections?: number
+}
+
+interface PoolClientState {
+  // pg's own flag: false while a query is still in flight on the connection.
+  readonly readyForQuery?: boolean
+}
+
+const makeDatabase = (options: DatabaseOptions) =>
+  Effect.gen(function*() {
+    const timeoutMillis = Math.max(1, Math.round(Duration.toMillis(options.timeout)))
+    const pool = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () =>
+          new Pg.Pool({
+            connectionString: Redacted.value(options.url),
+            max: options.maxConnections ?? 10,
+            connectionTimeoutMillis: timeoutMillis,
+            query_timeout: timeoutMillis,
+            keepAlive: true,
+            application_name: "dashboard"
+          }),
+        catch: (cause) => new DatabaseUnavailable({ reason: "not initialised", cause })
+      }),
+      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("2 seconds"))
+    )
+    // An idle connection that errors (PostgreSQL restarting) is dropped by the pool; without a listener Node
+    // would treat the 'error' event as fatal.
+    pool.on("error", () => {})
+    // A connection handed back mid-query (a check that timed out, a query_timeout) has lost its place in the
+    // protocol: reusing it would hang every later query, so it is closed instead of returned to the pool.
+    pool.on("release", (_error: unknown, client: Pg.PoolClient & PoolClientState) => {
+      if (client.readyForQuery === false) void client.end().catch(() => {})
+    })
+
+    const sql = yield* PgClient.fromPool({ acquire: Effect.succeed(pool), applicationName: "dashboard" }).pipe(
+      Effect.provide(Reactivity.layer),
+      Effect.mapError((cause) => new DatabaseUnavailable({ reason: "not initialised", cause }))
+    )
+
+    return Database.of({
+      ping: sql`SELECT 1`.pipe(
+        Effect.asVoid,
+        Effect.mapError((error) => new DatabaseUnavailable({ reason: reasonOf(error.cause), cause: error })),
+        Effect.withSpan("Database.ping")
+      )
+    })
+  })
+
+export class Database extends Context.Tag("dashboard/Database")<Database, {
+  /** A real `SELECT 1` through the pool. */
+  readonly ping: Effect.Effect<void, DatabaseUnavailable>
+}>() {
+  static readonly NotInitialised = Database.of({
+    ping: Effect.fail(new DatabaseUnavailable({ reason: "not initialised" }))
+  })
+
+  /** Never fails and never touches the network while it is built: the pool connects on demand. */
+  static readonly layer = (options: DatabaseOptions): Layer.Layer<Database> =>
+    orNotInitialised(Database, Layer.scoped(Database, makeDatabase(options)), Database.NotInitialised)
+
+  static readonly Live: Layer.Layer<Database, ConfigError.ConfigError> = Layer.unwrapEffect(
+    Effect.map(
+      Config.all({ url: AppConfig.databaseUrl, timeout: AppConfig.readinessTimeout }),
+      Database.layer
+    )
+  )
+}
