@@ -1,31 +1,33 @@
 // The whole service as one layer, given the layers of its dependencies, its readiness settings and its server.
 import type * as HttpServer from "@effect/platform/HttpServer"
-import type * as Layer from "effect/Layer"
-import * as L from "effect/Layer"
+import * as Layer from "effect/Layer"
 import { HttpLive } from "./http/Http.js"
 import { Database } from "./layers/Database.js"
 import { orNotInitialised } from "./layers/Dependency.js"
 import { Redis } from "./layers/Redis.js"
 import { Readiness, type ReadinessSettings } from "./Readiness.js"
 
-export interface AppLayers<E> {
-  readonly database: Layer.Layer<Database, E>
-  readonly redis: Layer.Layer<Redis, E>
-  readonly settings: Layer.Layer<ReadinessSettings, E>
+export interface AppLayers<DatabaseError, RedisError, SettingsError, ServerError> {
+  readonly database: Layer.Layer<Database, DatabaseError>
+  readonly redis: Layer.Layer<Redis, RedisError>
+  readonly settings: Layer.Layer<ReadinessSettings, SettingsError>
   readonly server: Layer.Layer<
     HttpServer.HttpServer | Exclude<Layer.Layer.Context<typeof HttpLive>, Readiness>,
-    E,
+    ServerError,
     Readiness
   >
 }
 
-export const make = <E>(layers: AppLayers<E>) => {
+export const make = <DatabaseError, RedisError, SettingsError, ServerError>(
+  layers: AppLayers<DatabaseError, RedisError, SettingsError, ServerError>
+) => {
   const ReadinessLive = Readiness.Default.pipe(
-    L.provide([
+    Layer.provide([
       orNotInitialised(Database, layers.database, Database.NotInitialised),
       orNotInitialised(Redis, layers.redis, Redis.NotInitialised),
       layers.settings
     ])
   )
-  return HttpLive.pipe(L.provide(layers.server), L.provide(ReadinessLive))
+  // The server and readiness stay in the output so tests can find the bound address and the snapshot.
+  return HttpLive.pipe(Layer.provideMerge(layers.server), Layer.provideMerge(ReadinessLive))
 }

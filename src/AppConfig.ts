@@ -22,11 +22,11 @@ const connectionUrl = (name: string, protocols: ReadonlyArray<string>, fallback:
 const milliseconds = (name: string, fallback: number, minimum: number) =>
   Config.integer(name).pipe(
     Config.withDefault(fallback),
-    Config.validate({
-      message: `must be a whole number of milliseconds ≥ ${minimum}`,
-      validation: (n) => n >= minimum
-    }),
-    Config.map(Duration.millis)
+    Config.mapOrFail((n) =>
+      n >= minimum
+        ? Either.right(Duration.millis(n))
+        : Either.left(ConfigError.InvalidData([name], `must be a whole number of milliseconds ≥ ${minimum}`))
+    )
   )
 
 export const port = Config.port("PORT").pipe(Config.withDefault(3000))

@@ -161,10 +161,11 @@ export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness"
       }
     )
 
+    // The background round runs once the snapshot reaches the interval's age, whoever refreshed it last.
+    const age = Effect.map(Clock.currentTimeMillis, (now) => now - latest.checkedAt)
     yield* Effect.gen(function*() {
-      const age = (yield* Clock.currentTimeMillis) - latest.checkedAt
-      if (!published || age >= intervalMillis) yield* refresh
-      else yield* Effect.sleep(Duration.millis(intervalMillis - age))
+      if (!published || (yield* age) >= intervalMillis) yield* refresh
+      yield* Effect.sleep(Duration.millis(Math.max(1, intervalMillis - (yield* age))))
     }).pipe(Effect.forever, Effect.forkScoped)
 
     return {

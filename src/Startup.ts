@@ -15,7 +15,7 @@ const describeConfigError = (error: ConfigError.ConfigError): string =>
     unsupportedCase: (_, path, message) => `${path.join(".")} ${message}`
   })
 
-const describe = (cause: Cause.Cause<unknown>): string => {
+export const describeStartupFailure = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const error = failure.value
@@ -33,4 +33,4 @@ export const reportStartupFailure = <A, E, R>(self: Effect.Effect<A, E, R>): Eff
   Effect.tapErrorCause(self, (cause) =>
     Cause.isInterruptedOnly(cause)
       ? Effect.void
-      : Effect.sync(() => process.stderr.write(`dashboard: ${describe(cause)}\n`)))
+      : Effect.sync(() => process.stderr.write(`dashboard: ${describeStartupFailure(cause)}\n`)))

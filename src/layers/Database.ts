@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import Pg from "pg"
 import * as AppConfig from "../AppConfig.js"
+import * as Chaos from "./Chaos.js"
 import { type FailureReason, orNotInitialised, reasonOf } from "./Dependency.js"
 
 export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")<{
@@ -89,4 +90,14 @@ export class Database extends Context.Tag("dashboard/Database")<Database, {
       Database.layer
     )
   )
+
+  private static readonly chaos = Chaos.make(Database, (reason) => new DatabaseUnavailable({ reason }))
+  /** A healthy Database that touches no server. */
+  static readonly Test = Database.chaos.Healthy
+  static readonly Unavailable = Database.chaos.Unavailable
+  static readonly Hanging = Database.chaos.Hanging
+  static readonly Slow = Database.chaos.Slow
+  static readonly Dying = Database.chaos.Dying
+  static readonly FailingConstruction = Database.chaos.FailingConstruction
+  static readonly Switchable = Database.chaos.Switchable
 }

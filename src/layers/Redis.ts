@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Redis as IORedis } from "ioredis"
 import * as AppConfig from "../AppConfig.js"
+import * as Chaos from "./Chaos.js"
 import { type FailureReason, orNotInitialised, reasonOf } from "./Dependency.js"
 
 export class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{
@@ -164,4 +165,14 @@ export class Redis extends Context.Tag("dashboard/Redis")<Redis, {
   static readonly Live: Layer.Layer<Redis, ConfigError.ConfigError> = Layer.unwrapEffect(
     Effect.map(Config.all({ url: AppConfig.redisUrl, timeout: AppConfig.readinessTimeout }), Redis.layer)
   )
+
+  private static readonly chaos = Chaos.make(Redis, (reason) => new RedisUnavailable({ reason }))
+  /** A healthy Redis that touches no server. */
+  static readonly Test = Redis.chaos.Healthy
+  static readonly Unavailable = Redis.chaos.Unavailable
+  static readonly Hanging = Redis.chaos.Hanging
+  static readonly Slow = Redis.chaos.Slow
+  static readonly Dying = Redis.chaos.Dying
+  static readonly FailingConstruction = Redis.chaos.FailingConstruction
+  static readonly Switchable = Redis.chaos.Switchable
 }

@@ -1,0 +1,202 @@
+// Chaos: failing test layers instead of live ones. Each test names the invariant it proves; none touches a
+// real server.
+import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as TestClock from "effect/TestClock"
+import * as Chaos from "../../src/layers/Chaos.js"
+import { Database } from "../../src/layers/Database.js"
+import { Redis } from "../../src/layers/Redis.js"
+import { Readiness } from "../../src/Readiness.js"
+import * as TestApp from "../support/TestApp.js"
+
+const budgetMs = 200
+// Wide enough for a busy 2-core machine; the point is that a hung check costs its budget, not forever.
+const marginMs = 400
+
+const firstRound = <A extends { readonly readiness: Readiness }>(app: A) => Effect.as(app.readiness.refresh, app)
+
+describe("chaos: readiness over HTTP with failing dependencies", () => {
+  it.scopedLive("database unavailable → 200 not ready, database down (connection refused), redis up", () =>
+    Effect.gen(function*() {
+      const app = yield* firstRound(yield* TestApp.serve({ database: Database.Unavailable(), redis: Redis.Test }))
+      const probe = yield* app.ready
+      expect(probe.status).toBe(200)
+      expect(probe.body.status).toBe("not ready")
+      expect(probe.body.checks.database).toMatchObject({ status: "down", error: "connection refused" })
+      expect(probe.body.checks.redis).toMatchObject({ status: "up" })
+    }))
+
+  it.scopedLive("redis unavailable → 200 not ready, redis down with its reason, database up", () =>
+    Effect.gen(function*() {
+      const app = yield* firstRound(
+        yield* TestApp.serve({ database: Database.Test, redis: Redis.Unavailable("authentication failed") })
+      )
+      const probe = yield* app.ready
+      expect(probe.status).toBe(200)
+      expect(probe.body.status).toBe("not ready")
+      expect(probe.body.checks.redis).toMatchObject({ status: "down", error: "authentication failed" })
+      expect(probe.body.checks.database).toMatchObject({ status: "up" })
+    }))
+
+  it.scopedLive("both unavailable → both reported down, each with its own reason", () =>
+    Effect.gen(function*() {
+      const app = yield* firstRound(
+        yield* TestApp.serve({
+          database: Database.Unavailable("timeout"),
+          redis: Redis.Unavailable("connection reset")
+        })
+      )
+      const probe = yield* app.ready
+      expect(probe.status).toBe(200)
+      expect(probe.body.status).toBe("not ready")
+      expect(probe.body.checks.database).toMatchObject({ status: "down", error: "timeout" })
+      expect(probe.body.checks.redis).toMatchObject({ status: "down", error: "connection reset" })
+    }))
+
+  it.scopedLive("a check that never completes costs each probe at most its budget (+ margin), and /healthz nothing", () =>
+    Effect.gen(function*() {
+      // A short interval keeps every probe on the on-demand path, so each one waits on a hanging round.
+      const app = yield* TestApp.serve({
+        database: Database.Hanging,
+        redis: Redis.Test,
+        settings: TestApp.settings({ timeout: `${budgetMs} millis`, interval: "20 millis" })
+      })
+      for (let i = 0; i < 5; i++) {
+        const probe = yield* app.ready
+        expect(probe.status).toBe(200)
+        expect(probe.elapsedMs).toBeLessThan(budgetMs + marginMs)
+        if (probe.body.checks.database?.error !== "not initialised") {
+          expect(probe.body.checks.database).toMatchObject({ status: "down", error: "timeout" })
+          expect(probe.body.checks.database?.latencyMs).toBeGreaterThanOrEqual(budgetMs - 1)
+        }
+        const health = yield* app.request("/healthz")
+        expect(health.status).toBe(200)
+        expect(health.elapsedMs).toBeLessThan(marginMs)
+      }
+    }))
+
+  it.scopedLive("slow but within budget → ready, and the latency is reported", () =>
+    Effect.gen(function*() {
+      const app = yield* firstRound(
+        yield* TestApp.serve({ database: Database.Slow("60 millis"), redis: Redis.Slow("30 millis") })
+      )
+      const probe = yield* app.ready
+      expect(probe.body.status).toBe("ready")
+      expect(probe.body.checks.database?.latencyMs).toBeGreaterThanOrEqual(59)
+      expect(probe.body.checks.redis?.latencyMs).toBeGreaterThanOrEqual(29)
+    }))
+
+  it.scopedLive("a dependency layer whose construction fails → the app still serves, not ready (not initialised)", () =>
+    Effect.gen(function*() {
+      const app = yield* firstRound(
+        yield* TestApp.serve({ database: Database.FailingConstruction, redis: Redis.FailingConstruction })
+      )
+      expect((yield* app.request("/healthz")).status).toBe(200)
+      const probe = yield* app.ready
+      expect(probe.status).toBe(200)
+      expect(probe.body.status).toBe("not ready")
+      expect(probe.body.checks.database).toMatchObject({ status: "down", error: "not initialised" })
+      expect(probe.body.checks.redis).toMatchObject({ status: "down", error: "not initialised" })
+    }))
+
+  it.scopedLive("a check that dies with a defect → not ready (internal error), never a 500", () =>
+    Effect.gen(function*() {
+      const app = yield* firstRound(yield* TestApp.serve({ database: Database.Test, redis: Redis.Dying }))
+      for (let i = 0; i < 3; i++) {
+        const probe = yield* app.ready
+        expect(probe.status).toBe(200)
+        expect(probe.body.status).toBe("not ready")
+        expect(probe.body.checks.redis).toMatchObject({ status: "down", error: "internal error" })
+        expect(probe.text).not.toMatch(/chaos: a bug|Error|stack/)
+      }
+      expect((yield* app.request("/healthz")).status).toBe(200)
+    }))
+
+  it.scopedLive("flapping: the report follows every state of the dependency", () =>
+    Effect.gen(function*() {
+      const databaseState = yield* Ref.make(Chaos.up)
+      const redisState = yield* Ref.make(Chaos.up)
+      const app = yield* TestApp.serve({
+        database: Database.Switchable(databaseState),
+        redis: Redis.Switchable(redisState)
+      })
+      const states = [
+        [Chaos.up, Chaos.up],
+        [Chaos.down("connection refused"), Chaos.up],
+        [Chaos.up, Chaos.up],
+        [Chaos.up, Chaos.down("timeout")],
+        [Chaos.down("connection reset"), Chaos.down("loading")],
+        [Chaos.up, Chaos.up]
+      ] as const
+      for (let cycle = 0; cycle < 5; cycle++) {
+        for (const [database, redis] of states) {
+          yield* Ref.set(databaseState, database)
+          yield* Ref.set(redisState, redis)
+          // The first refresh may join a round that started before the flip; the second cannot.
+          yield* app.readiness.refresh
+          yield* app.readiness.refresh
+          const probe = yield* app.ready
+          expect(probe.body.checks.database).toMatchObject(
+            database._tag === "None" ? { status: "up" } : { status: "down", error: database.value }
+          )
+          expect(probe.body.checks.redis).toMatchObject(
+            redis._tag === "None" ? { status: "up" } : { status: "down", error: redis.value }
+          )
+          expect(probe.body.status).toBe(database._tag === "None" && redis._tag === "None" ? "ready" : "not ready")
+        }
+      }
+    }))
+})
+
+describe("chaos: the readiness budget on the test clock", () => {
+  // Built in the test's scope, so its background round lives as long as the test.
+  const readiness = (database: Layer.Layer<Database>, redis: Layer.Layer<Redis>) =>
+    Layer.build(
+      Readiness.Default.pipe(
+        Layer.provide([database, redis, TestApp.settings({ timeout: "500 millis", interval: "1 second" })])
+      )
+    ).pipe(Effect.map(Context.get(Readiness)))
+
+  it.scoped("a hanging check is reported timeout exactly at its budget, not a tick later", () =>
+    Effect.gen(function*() {
+      const service = yield* readiness(Database.Hanging, Redis.Test)
+      const round = yield* Effect.fork(service.refresh)
+      yield* TestClock.adjust("499 millis")
+      expect(round.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 millis")
+      const snapshot = yield* Fiber.join(round)
+      expect(snapshot.status).toBe("not ready")
+      expect(snapshot.checks.database).toEqual({ status: "down", latencyMs: 500, error: "timeout" })
+      expect(snapshot.checks.redis).toMatchObject({ status: "up" })
+    }))
+
+  it.scoped("two hanging checks cost one budget, not two: checks run in parallel", () =>
+    Effect.gen(function*() {
+      const service = yield* readiness(Database.Hanging, Redis.Hanging)
+      const round = yield* Effect.fork(service.refresh)
+      yield* TestClock.adjust("500 millis")
+      const snapshot = yield* Fiber.join(round)
+      expect(snapshot.checks.database).toMatchObject({ error: "timeout", latencyMs: 500 })
+      expect(snapshot.checks.redis).toMatchObject({ error: "timeout", latencyMs: 500 })
+    }))
+
+  it.scoped("a dependency that starts hanging is reported down within interval + budget", () =>
+    Effect.gen(function*() {
+      const state = yield* Ref.make(Chaos.up)
+      const hangsWhenDown = Layer.succeed(
+        Database,
+        Database.of({ ping: Effect.flatMap(Ref.get(state), (s) => s._tag === "None" ? Effect.void : Effect.never) })
+      )
+      const service = yield* readiness(hangsWhenDown, Redis.Test)
+      yield* TestClock.adjust("1 millis")
+      expect((yield* service.current).status).toBe("ready")
+      yield* Ref.set(state, Chaos.down("timeout"))
+      yield* TestClock.adjust("1500 millis")
+      const snapshot = yield* service.current
+      expect(snapshot.checks.database).toMatchObject({ status: "down", error: "timeout" })
+    }))
+})

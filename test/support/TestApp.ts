@@ -1,0 +1,82 @@
+// Serves the real app (App.make, the same composition main.ts runs) on a free loopback port for a test, with
+// the layers the test chooses, and probes it over real HTTP.
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as App from "../../src/App.js"
+import * as Server from "../../src/http/Server.js"
+import type { Database } from "../../src/layers/Database.js"
+import type { Redis } from "../../src/layers/Redis.js"
+import { Readiness, ReadinessSettings } from "../../src/Readiness.js"
+
+export interface Probe {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
+  readonly json: unknown
+  readonly elapsedMs: number
+}
+
+export interface ReadyBody {
+  readonly status: "ready" | "not ready"
+  readonly checkedAt: string
+  readonly ageMs: number
+  readonly checks: Record<
+    string,
+    { readonly status: "up" | "down"; readonly latencyMs: number; readonly error?: string }
+  >
+}
+
+export const settings = (
+  options: { readonly timeout?: Duration.DurationInput; readonly interval?: Duration.DurationInput } = {}
+) =>
+  Layer.succeed(ReadinessSettings, {
+    timeout: Duration.decode(options.timeout ?? "500 millis"),
+    interval: Duration.decode(options.interval ?? "1 second")
+  })
+
+export const serve = <DatabaseError, RedisError>(layers: {
+  readonly database: Layer.Layer<Database, DatabaseError>
+  readonly redis: Layer.Layer<Redis, RedisError>
+  readonly settings?: Layer.Layer<ReadinessSettings>
+}) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(
+      App.make({
+        database: layers.database,
+        redis: layers.redis,
+        settings: layers.settings ?? settings(),
+        server: Server.layer({ port: 0, host: "127.0.0.1" })
+      })
+    )
+    const server = Effect.runSync(Effect.provide(HttpServer.HttpServer, context))
+    const readiness = Effect.runSync(Effect.provide(Readiness, context))
+    const address = server.address
+    if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+    const origin = `http://127.0.0.1:${address.port}`
+
+    const request = (path: string, init?: RequestInit): Effect.Effect<Probe> =>
+      Effect.promise(async () => {
+        const start = performance.now()
+        const response = await fetch(`${origin}${path}`, init)
+        const text = await response.text()
+        const elapsedMs = performance.now() - start
+        let json: unknown = undefined
+        try {
+          json = JSON.parse(text)
+        } catch {
+          // not every answer has a body
+        }
+        return { status: response.status, headers: response.headers, text, json, elapsedMs }
+      })
+
+    return {
+      origin,
+      port: address.port,
+      readiness,
+      request,
+      /** GET /readyz, with its body read as a report. */
+      ready: Effect.map(request("/readyz"), (probe) => ({ ...probe, body: probe.json as ReadyBody }))
+    }
+  })

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import * as AppConfig from "../../src/AppConfig.js"
+import { describeStartupFailure } from "../../src/Startup.js"
+
+const all = Config.all({
+  port: AppConfig.port,
+  host: AppConfig.host,
+  databaseUrl: AppConfig.databaseUrl,
+  redisUrl: AppConfig.redisUrl,
+  readinessTimeout: AppConfig.readinessTimeout,
+  readinessInterval: AppConfig.readinessInterval
+})
+
+const load = (env: Record<string, string>) =>
+  Effect.exit(Effect.withConfigProvider(all, ConfigProvider.fromMap(new Map(Object.entries(env)))))
+
+/** The one line a service that cannot start prints. */
+const startupLine = (env: Record<string, string>) =>
+  Effect.map(load(env), (exit) => Exit.isFailure(exit) ? describeStartupFailure(exit.cause) : "started")
+
+describe("configuration", () => {
+  it.effect("defaults match the README", () =>
+    Effect.gen(function*() {
+      const config = yield* Effect.flatten(load({}))
+      expect(config.port).toBe(3000)
+      expect(config.host).toBe("0.0.0.0")
+      expect(Redacted.value(config.databaseUrl)).toBe("postgres://postgres@127.0.0.1:5432/postgres")
+      expect(Redacted.value(config.redisUrl)).toBe("redis://127.0.0.1:6379")
+      expect(Duration.toMillis(config.readinessTimeout)).toBe(500)
+      expect(Duration.toMillis(config.readinessInterval)).toBe(1000)
+    }))
+
+  it.effect("values are read from the environment", () =>
+    Effect.gen(function*() {
+      const config = yield* Effect.flatten(load({
+        PORT: "8080",
+        HOST: "127.0.0.1",
+        DATABASE_URL: "postgresql://app:s3cret@db.internal:6543/app",
+        REDIS_URL: "rediss://:pw@cache:6380/2",
+        READINESS_TIMEOUT_MS: "250",
+        READINESS_INTERVAL_MS: "2000"
+      }))
+      expect(config.port).toBe(8080)
+      expect(Redacted.value(config.databaseUrl)).toBe("postgresql://app:s3cret@db.internal:6543/app")
+      expect(Duration.toMillis(config.readinessTimeout)).toBe(250)
+      expect(Duration.toMillis(config.readinessInterval)).toBe(2000)
+    }))
+
+  it.effect("connection URLs are secrets: they never show when printed or logged", () =>
+    Effect.gen(function*() {
+      const config = yield* Effect.flatten(load({ DATABASE_URL: "postgres://app:s3cret@db/app" }))
+      expect(String(config.databaseUrl)).not.toContain("s3cret")
+      expect(JSON.stringify(config)).not.toContain("s3cret")
+    }))
+
+  it.effect.each([
+    [{ PORT: "eighty" }, /^invalid configuration: PORT /],
+    [{ PORT: "70000" }, /^invalid configuration: PORT /],
+    [{ DATABASE_URL: "not a url" }, /^invalid configuration: DATABASE_URL must be a URL starting with postgres:/],
+    [{ DATABASE_URL: "mysql://root:s3cret@db/app" }, /^invalid configuration: DATABASE_URL must be a URL/],
+    [{ REDIS_URL: "http://cache:6379" }, /^invalid configuration: REDIS_URL must be a URL starting with redis:/],
+    [{ READINESS_TIMEOUT_MS: "soon" }, /^invalid configuration: READINESS_TIMEOUT_MS /],
+    [{ READINESS_TIMEOUT_MS: "0" }, /^invalid configuration: READINESS_TIMEOUT_MS must be a whole number/],
+    [{ READINESS_INTERVAL_MS: "-5" }, /^invalid configuration: READINESS_INTERVAL_MS /]
+  ])("bad value %o → one line naming the variable, no secret", ([env, line]) =>
+    Effect.gen(function*() {
+      const message = yield* startupLine(env)
+      expect(message).toMatch(line)
+      expect(message).not.toContain("\n")
+      expect(message).not.toContain("s3cret")
+    }))
+
+  it("a listen failure is one line too", () => {
+    const cause = Cause.fail({ _tag: "ServeError", cause: new Error("listen EADDRINUSE: address already in use") })
+    expect(describeStartupFailure(cause)).toBe("cannot listen: listen EADDRINUSE: address already in use")
+  })
+})

@@ -1,0 +1,113 @@
+// The HTTP contract on healthy test layers, served by the same app main.ts runs, over real HTTP on loopback.
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { Database } from "../../src/layers/Database.js"
+import { Redis } from "../../src/layers/Redis.js"
+import * as TestApp from "../support/TestApp.js"
+
+const healthy = () =>
+  Effect.tap(TestApp.serve({ database: Database.Test, redis: Redis.Test }), (app) => app.readiness.refresh)
+
+describe("HTTP contract", () => {
+  it.scopedLive("GET /healthz → 200 {\"status\":\"ok\"} as JSON", () =>
+    Effect.gen(function*() {
+      const app = yield* healthy()
+      const probe = yield* app.request("/healthz")
+      expect(probe.status).toBe(200)
+      expect(probe.text).toBe("{\"status\":\"ok\"}")
+      expect(probe.headers.get("content-type")).toBe("application/json")
+      expect(probe.headers.get("cache-control")).toBe("no-store")
+    }))
+
+  it.scopedLive("/healthz touches no dependency: it answers at once while both checks hang", () =>
+    Effect.gen(function*() {
+      const app = yield* TestApp.serve({ database: Database.Hanging, redis: Redis.Hanging })
+      for (let i = 0; i < 20; i++) {
+        const probe = yield* app.request("/healthz")
+        expect(probe.status).toBe(200)
+        expect(probe.elapsedMs).toBeLessThan(250)
+      }
+    }))
+
+  it.scopedLive("GET /readyz with every dependency usable → 200 ready, each check up with its latency", () =>
+    Effect.gen(function*() {
+      const app = yield* healthy()
+      const probe = yield* app.ready
+      expect(probe.status).toBe(200)
+      expect(probe.headers.get("content-type")).toBe("application/json")
+      expect(probe.body).toEqual({
+        status: "ready",
+        checkedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        checks: {
+          database: { status: "up", latencyMs: expect.any(Number) },
+          redis: { status: "up", latencyMs: expect.any(Number) }
+        },
+        ageMs: expect.any(Number)
+      })
+      expect(probe.body.ageMs).toBeGreaterThanOrEqual(0)
+      expect(probe.body.ageMs).toBeLessThanOrEqual(1000)
+    }))
+
+  it.scopedLive("the stale path (through the Effect app) answers with the same body shape as the fast path", () =>
+    Effect.gen(function*() {
+      // A 1 ms interval makes nearly every probe find the snapshot stale and refresh it through the Effect app.
+      const app = yield* TestApp.serve({
+        database: Database.Test,
+        redis: Redis.Test,
+        settings: TestApp.settings({ interval: "1 millis" })
+      })
+      yield* app.readiness.refresh
+      const viaEffect = yield* app.ready
+      expect(viaEffect.status).toBe(200)
+      expect(viaEffect.headers.get("content-type")).toBe("application/json")
+      expect(Object.keys(viaEffect.body)).toEqual(["status", "checkedAt", "checks", "ageMs"])
+      expect(viaEffect.body.status).toBe("ready")
+    }))
+
+  it.scopedLive("a query string does not change a probe's answer", () =>
+    Effect.gen(function*() {
+      const app = yield* healthy()
+      expect((yield* app.request("/healthz?verbose=1")).text).toBe("{\"status\":\"ok\"}")
+      expect(((yield* app.request("/readyz?x")).json as TestApp.ReadyBody).status).toBe("ready")
+    }))
+
+  it.scopedLive("an unknown path → 404", () =>
+    Effect.gen(function*() {
+      const app = yield* healthy()
+      expect((yield* app.request("/nope")).status).toBe(404)
+      expect((yield* app.request("/healthz/extra")).status).toBe(404)
+      expect((yield* app.request("/nope", { method: "POST" })).status).toBe(404)
+    }))
+
+  it.scopedLive.each(["POST", "PUT", "DELETE", "PATCH"])(
+    "%s on a probe → 405 with Allow: GET, not 500",
+    (method) =>
+      Effect.gen(function*() {
+        const app = yield* healthy()
+        for (const path of ["/healthz", "/readyz"]) {
+          const probe = yield* app.request(path, { method })
+          expect(probe.status).toBe(405)
+          expect(probe.headers.get("allow")).toBe("GET")
+        }
+      })
+  )
+
+  it.scopedLive("GET /openapi.json describes both probes", () =>
+    Effect.gen(function*() {
+      const app = yield* healthy()
+      const probe = yield* app.request("/openapi.json")
+      expect(probe.status).toBe(200)
+      const spec = probe.json as { paths: Record<string, unknown> }
+      expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz"]))
+    }))
+
+  it.scopedLive("many concurrent probes all get a complete answer", () =>
+    Effect.gen(function*() {
+      const app = yield* healthy()
+      const probes = yield* Effect.all(
+        Array.from({ length: 200 }, (_, i) => i % 2 === 0 ? app.request("/healthz") : app.request("/readyz")),
+        { concurrency: 50 }
+      )
+      expect(probes.every((probe) => probe.status === 200 && probe.json !== undefined)).toBe(true)
+    }))
+})

@@ -1,0 +1,140 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as TestClock from "effect/TestClock"
+import { Database, DatabaseUnavailable } from "../../src/layers/Database.js"
+import { Redis } from "../../src/layers/Redis.js"
+import { Readiness, runCheck, runChecks } from "../../src/Readiness.js"
+import * as TestApp from "../support/TestApp.js"
+
+describe("the readiness fold", () => {
+  it.effect("a check that succeeds is up, with its latency", () =>
+    Effect.gen(function*() {
+      const result = yield* Effect.fork(runCheck("slow", Effect.sleep("30 millis"), "500 millis"))
+      yield* TestClock.adjust("30 millis")
+      expect(yield* Fiber.join(result)).toEqual({ status: "up", latencyMs: 30 })
+    }))
+
+  it.effect("a typed failure is down with the failure's reason", () =>
+    Effect.gen(function*() {
+      const result = yield* runCheck("db", new DatabaseUnavailable({ reason: "authentication failed" }), "1 second")
+      expect(result).toEqual({ status: "down", latencyMs: 0, error: "authentication failed" })
+    }))
+
+  it.effect("a defect is down with internal error, and the fold itself does not fail", () =>
+    Effect.gen(function*() {
+      const result = yield* runCheck("db", Effect.die(new Error("boom")), "1 second")
+      expect(result).toEqual({ status: "down", latencyMs: 0, error: "internal error" })
+    }))
+
+  it.effect("a failure whose reason is not a known category is reported as internal error", () =>
+    Effect.gen(function*() {
+      const bogus = Effect.fail({ reason: "password is hunter2" } as never)
+      expect((yield* runCheck("db", bogus, "1 second")).error).toBe("internal error")
+    }))
+
+  it.effect("an interrupted check is reported down, not propagated", () =>
+    Effect.gen(function*() {
+      expect((yield* runCheck("db", Effect.interrupt, "1 second")).status).toBe("down")
+    }))
+
+  it.effect("a check past its budget is timeout at the budget, even when it ignores interruption", () =>
+    Effect.gen(function*() {
+      const round = yield* Effect.fork(runCheck("db", Effect.never.pipe(Effect.uninterruptible), "250 millis"))
+      yield* TestClock.adjust("250 millis")
+      expect(yield* Fiber.join(round)).toEqual({ status: "down", latencyMs: 250, error: "timeout" })
+    }))
+
+  it.effect("ready only when every check is up; the round reports each check by name", () =>
+    Effect.gen(function*() {
+      const ready = yield* runChecks({ a: Effect.void, b: Effect.void }, "1 second")
+      expect(ready.status).toBe("ready")
+      const notReady = yield* runChecks(
+        { a: Effect.void, b: new DatabaseUnavailable({ reason: "connection refused" }) },
+        "1 second"
+      )
+      expect(notReady.status).toBe("not ready")
+      expect(notReady.checks).toEqual({
+        a: { status: "up", latencyMs: 0 },
+        b: { status: "down", latencyMs: 0, error: "connection refused" }
+      })
+    }))
+
+  it.effect("no checks at all is ready (vacuously) rather than a crash", () =>
+    Effect.gen(function*() {
+      expect((yield* runChecks({}, "1 second")).status).toBe("ready")
+    }))
+})
+
+describe("the readiness snapshot", () => {
+  const counting = (count: Ref.Ref<number>, delay: string) =>
+    Layer.succeed(
+      Database,
+      Database.of({ ping: Effect.zipRight(Ref.update(count, (n) => n + 1), Effect.sleep(delay)) })
+    )
+
+  const build = (database: Layer.Layer<Database>, interval = "1 second") =>
+    Layer.build(
+      Readiness.Default.pipe(
+        Layer.provide([database, Redis.Test, TestApp.settings({ timeout: "500 millis", interval })])
+      )
+    ).pipe(Effect.map(Context.get(Readiness)))
+
+  it.scoped("before the first round finishes the report fails closed: not ready, not initialised", () =>
+    Effect.gen(function*() {
+      const readiness = yield* build(Database.Slow("100 millis"))
+      const snapshot = yield* readiness.current
+      expect(snapshot.status).toBe("not ready")
+      expect(snapshot.checks.database).toMatchObject({ status: "down", error: "not initialised" })
+      expect(snapshot.checks.redis).toMatchObject({ status: "down", error: "not initialised" })
+      yield* TestClock.adjust("100 millis")
+      expect((yield* readiness.current).status).toBe("ready")
+    }))
+
+  it.scoped("concurrent refreshes share one round per dependency (single flight)", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      const readiness = yield* build(counting(count, "50 millis"))
+      const probes = yield* Effect.fork(Effect.all(Array.from({ length: 100 }, () => readiness.refresh), {
+        concurrency: "unbounded"
+      }))
+      yield* TestClock.adjust("50 millis")
+      const snapshots = yield* Fiber.join(probes)
+      expect(new Set(snapshots).size).toBe(1)
+      expect(yield* Ref.get(count)).toBe(1)
+    }))
+
+  it.scoped("probes read the snapshot: many probes within the interval cause no check at all", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      const readiness = yield* build(counting(count, "0 millis"))
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Ref.get(count)).toBe(1)
+      yield* Effect.all(Array.from({ length: 1000 }, () => readiness.current), { concurrency: "unbounded" })
+      expect(yield* Ref.get(count)).toBe(1)
+    }))
+
+  it.scoped("the background refresh runs once per interval", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      yield* build(counting(count, "0 millis"))
+      yield* TestClock.adjust("1 millis")
+      for (let second = 1; second <= 10; second++) {
+        yield* TestClock.adjust("1 second")
+        expect(yield* Ref.get(count)).toBe(second + 1)
+      }
+    }))
+
+  it.scoped("the fast path serves a snapshot only while it is younger than the interval", () =>
+    Effect.gen(function*() {
+      const readiness = yield* build(Database.Test, "1 second")
+      yield* TestClock.adjust("1 millis")
+      const snapshot = yield* readiness.current
+      expect(readiness.unsafeFresh(snapshot.checkedAt + 1000)).toBe(snapshot)
+      // Older than the interval: the fast path declines and the probe goes through `current`, which refreshes.
+      expect(readiness.unsafeFresh(snapshot.checkedAt + 1001)).toBeUndefined()
+    }))
+})
