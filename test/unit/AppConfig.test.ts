@@ -60,7 +60,7 @@ describe("configuration", () => {
       expect(JSON.stringify(config)).not.toContain("s3cret")
     }))
 
-  it.effect.each([
+  const badValues: ReadonlyArray<readonly [Record<string, string>, RegExp]> = [
     [{ PORT: "eighty" }, /^invalid configuration: PORT /],
     [{ PORT: "70000" }, /^invalid configuration: PORT /],
     [{ DATABASE_URL: "not a url" }, /^invalid configuration: DATABASE_URL must be a URL starting with postgres:/],
@@ -69,13 +69,17 @@ describe("configuration", () => {
     [{ READINESS_TIMEOUT_MS: "soon" }, /^invalid configuration: READINESS_TIMEOUT_MS /],
     [{ READINESS_TIMEOUT_MS: "0" }, /^invalid configuration: READINESS_TIMEOUT_MS must be a whole number/],
     [{ READINESS_INTERVAL_MS: "-5" }, /^invalid configuration: READINESS_INTERVAL_MS /]
-  ])("bad value %o → one line naming the variable, no secret", ([env, line]) =>
-    Effect.gen(function*() {
-      const message = yield* startupLine(env)
-      expect(message).toMatch(line)
-      expect(message).not.toContain("\n")
-      expect(message).not.toContain("s3cret")
-    }))
+  ]
+  it.effect.each(badValues)(
+    "bad value %o → one line naming the variable, no secret",
+    ([env, line]) =>
+      Effect.gen(function*() {
+        const message = yield* startupLine(env)
+        expect(message).toMatch(line)
+        expect(message).not.toContain("\n")
+        expect(message).not.toContain("s3cret")
+      })
+  )
 
   it("a listen failure is one line too", () => {
     const cause = Cause.fail({ _tag: "ServeError", cause: new Error("listen EADDRINUSE: address already in use") })

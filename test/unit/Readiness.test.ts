@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -70,13 +71,13 @@ describe("the readiness fold", () => {
 })
 
 describe("the readiness snapshot", () => {
-  const counting = (count: Ref.Ref<number>, delay: string) =>
+  const counting = (count: Ref.Ref<number>, delay: Duration.DurationInput) =>
     Layer.succeed(
       Database,
       Database.of({ ping: Effect.zipRight(Ref.update(count, (n) => n + 1), Effect.sleep(delay)) })
     )
 
-  const build = (database: Layer.Layer<Database>, interval = "1 second") =>
+  const build = (database: Layer.Layer<Database>, interval: Duration.DurationInput = "1 second") =>
     Layer.build(
       Readiness.Default.pipe(
         Layer.provide([database, Redis.Test, TestApp.settings({ timeout: "500 millis", interval })])
