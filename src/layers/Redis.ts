@@ -55,9 +55,12 @@ const makeRedis = (options: RedisOptions) =>
           }),
         catch: (cause) => new RedisUnavailable({ reason: "not initialised", cause })
       }),
+      // QUIT lets Redis finish what it has; it can reject or hang on a broken connection, so it is bounded and
+      // the socket is closed regardless.
       (client) =>
-        Effect.promise(() => client.status === "ready" ? client.quit() : Promise.resolve("OK")).pipe(
+        Effect.tryPromise(() => client.status === "ready" ? client.quit() : Promise.resolve("OK")).pipe(
           Effect.timeoutOption("1 second"),
+          Effect.ignore,
           Effect.ensuring(Effect.sync(() => client.disconnect()))
         )
     )

@@ -36,6 +36,8 @@ export const settings = (
     interval: Duration.decode(options.interval ?? "1 second")
   })
 
+export type Served = Effect.Effect.Success<ReturnType<typeof serve>>
+
 export const serve = <DatabaseError, RedisError>(layers: {
   readonly database: Layer.Layer<Database, DatabaseError>
   readonly redis: Layer.Layer<Redis, RedisError>

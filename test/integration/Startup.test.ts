@@ -1,0 +1,51 @@
+// The real entry point (src/main.ts) refusing bad configuration: one line naming the variable, exit 1.
+import { describe, expect, it } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
+
+const start = (env: Record<string, string>) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      env: { ...process.env, PORT: "0", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+
+describe("startup with bad configuration", () => {
+  it.each([
+    [{ PORT: "eighty" }, "PORT"],
+    [{ DATABASE_URL: "postgres//app:s3cret@db/app" }, "DATABASE_URL"],
+    [{ REDIS_URL: "tcp://:s3cret@cache:6379" }, "REDIS_URL"],
+    [{ READINESS_TIMEOUT_MS: "fast" }, "READINESS_TIMEOUT_MS"]
+  ])("%o stops the process with one line naming %s, no stack, no secret", async (env, variable) => {
+    const result = await start(env)
+    expect(result.code).toBe(1)
+    const lines = result.stderr.trim().split("\n")
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(new RegExp(`^dashboard: invalid configuration: ${variable} `))
+    expect(result.stderr + result.stdout).not.toMatch(/s3cret|\bat .+:\d+:\d+/)
+  })
+
+  it("a port already in use stops the process with one line", async () => {
+    const Net = await import("node:net")
+    const server = Net.createServer().listen(0, "127.0.0.1")
+    await new Promise((resolve) => server.once("listening", resolve))
+    const { port } = server.address() as { port: number }
+    try {
+      const result = await start({ PORT: String(port), HOST: "127.0.0.1" })
+      expect(result.code).toBe(1)
+      expect(result.stderr.trim()).toMatch(/^dashboard: cannot listen: .*EADDRINUSE/)
+      expect(result.stderr.trim().split("\n")).toHaveLength(1)
+    } finally {
+      server.close()
+    }
+  })
+})
