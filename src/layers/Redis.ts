@@ -76,9 +76,12 @@ const makeRedis = (options: RedisOptions) =>
 
     // A command that timed out leaves its reply (or its request) lost on the wire; ioredis would pair the next
     // reply with it forever after, so the connection is dropped and made anew.
+    // ioredis ends the socket gracefully and waits for the server to close its side, which a hung server never
+    // does: the socket is destroyed at once so the reconnection starts now.
     const resynchronise = (error: RedisTimeout) => {
       lastError = error
       client.disconnect(true)
+      client.stream?.destroy()
     }
 
     const withDeadline = <A>(start: (settle: (cancel: () => void) => void) => Promise<A>): Promise<A> =>
@@ -127,7 +130,10 @@ const makeRedis = (options: RedisOptions) =>
     const pingNow = async (): Promise<void> => {
       switch (client.status) {
         case "ready": {
-          await withDeadline(() => client.ping())
+          // A connection that failed since it became ready says why through `lastError`.
+          await withDeadline(() => client.ping()).catch((error: unknown) => {
+            throw lastError ?? error
+          })
           return
         }
         case "wait":
