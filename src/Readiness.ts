@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Record from "effect/Record"
+import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as AppConfig from "./AppConfig.js"
@@ -89,7 +90,7 @@ export const runChecks = (checks: Checks, budget: Duration.DurationInput): Effec
 export class ReadinessSettings extends Context.Tag("dashboard/ReadinessSettings")<ReadinessSettings, {
   /** The budget of each check. */
   readonly timeout: Duration.Duration
-  /** How old the snapshot may grow before a probe refreshes it; also the background refresh period. */
+  /** The background refresh period. */
   readonly interval: Duration.Duration
 }>() {
   static readonly Live = Layer.effect(
@@ -114,6 +115,10 @@ export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness"
     const settings = yield* ReadinessSettings
     const checks: Checks = { database: database.ping, redis: redis.ping }
     const intervalMillis = Duration.toMillis(settings.interval)
+    // A round starts when the snapshot reaches the interval's age and takes at most the budget, so a snapshot is
+    // overdue only past interval + budget. Before that, probes read it without waiting, even while a round hangs
+    // on a dead dependency; past it (the background round fell behind), a probe refreshes it first.
+    const overdueAfterMillis = intervalMillis + Duration.toMillis(settings.timeout)
 
     // Until the first round finishes, every check reads `not initialised`: readiness fails closed.
     let latest: Snapshot = {
@@ -151,7 +156,18 @@ export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness"
       })).pipe(Effect.flatten)
 
     const fresh = (nowMillis: number): Snapshot | undefined =>
-      nowMillis - latest.checkedAt <= intervalMillis ? latest : undefined
+      nowMillis - latest.checkedAt <= overdueAfterMillis ? latest : undefined
+
+    const runtime = yield* Effect.runtime<never>()
+    let pendingRefresh: Promise<Snapshot> | undefined
+    const refreshPromise = (): Promise<Snapshot> => {
+      if (pendingRefresh === undefined) {
+        pendingRefresh = Runtime.runPromise(runtime, refresh).finally(() => {
+          pendingRefresh = undefined
+        })
+      }
+      return pendingRefresh
+    }
 
     const current: Effect.Effect<Snapshot> = Effect.flatMap(
       Clock.currentTimeMillis,
@@ -169,15 +185,14 @@ export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness"
     }).pipe(Effect.forever, Effect.forkScoped)
 
     return {
-      /** The latest snapshot, refreshed first (joining any round in flight) only when it is older than the interval. */
+      /** The latest snapshot, refreshed first (joining any round in flight) only when it is overdue. */
       current,
       /** Runs a round now, or joins the one in flight. */
       refresh,
-      /**
-       * The latest snapshot if it is fresh at `nowMillis`, read synchronously: the probe fast path uses it, and
-       * falls back to `current` when it is stale.
-       */
-      unsafeFresh: fresh
+      /** The latest snapshot unless it is overdue at `nowMillis`, read synchronously by the probe fast path. */
+      unsafeFresh: fresh,
+      /** `refresh` as one promise shared by every caller while the round runs, for the probe fast path. */
+      unsafeRefresh: refreshPromise
     } as const
   })
 }) {}

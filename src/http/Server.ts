@@ -1,7 +1,7 @@
-// The Node HTTP server behind the Effect app. Probes are answered straight from the Node request listener
-// when the readiness snapshot is fresh: they are the hottest and simplest requests, and the Effect request
-// pipeline (fiber, request wrapper, router) costs several times what the answer itself does. Everything
-// else, and a probe whose snapshot is stale, goes through the Effect app as a web `Request`.
+// The Node HTTP server behind the Effect app. Probes are answered straight from the Node request listener,
+// reading the readiness snapshot: they are the hottest and simplest requests, and the Effect request pipeline
+// (fiber, request wrapper, router) costs several times what the answer itself does. Everything else goes
+// through the Effect app as a web `Request`.
 //
 // @effect/platform-node's server is not used: it loads a WebSocket server, an HTTP client and multipart
 // parsing this service never needs, about 20 MB of resident memory at idle.
@@ -54,9 +54,13 @@ const make = (options: ListenOptions) =>
         const path = pathOf(request.url)
         if (path === "/healthz") return answer(response, healthBody)
         if (path === "/readyz") {
-          const now = clock.unsafeCurrentTimeMillis()
-          const snapshot = readiness.unsafeFresh(now)
-          if (snapshot !== undefined) return answer(response, readinessBody(snapshot, now))
+          const snapshot = readiness.unsafeFresh(clock.unsafeCurrentTimeMillis())
+          if (snapshot !== undefined) return answer(response, readinessBody(snapshot, clock.unsafeCurrentTimeMillis()))
+          // Overdue: every probe waits on the same round, bounded by the check budget.
+          return void readiness.unsafeRefresh().then(
+            (refreshed) => answer(response, readinessBody(refreshed, clock.unsafeCurrentTimeMillis())),
+            () => response.writeHead(500).end()
+          )
         }
       }
       if (effectHandler !== undefined) return effectHandler(request, response)

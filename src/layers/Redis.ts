@@ -49,6 +49,12 @@ const makeRedis = (options: RedisOptions) =>
             // The ready check (INFO) has no timeout of its own and can leave the client stuck in "connect"; the
             // PING below is the readiness check instead.
             enableReadyCheck: false,
+            // After connecting, ioredis sends CLIENT SETINFO and turns ready only once both replies are in, without
+            // checking that it is still the same connection: one cut in between leaves the client "ready" on a closed
+            // socket, refusing to reconnect, for good. A SETINFO swallowed by a hung network also stays in the reply
+            // queue, so the next PING is paired with the wrong reply and costs one more timeout. Without them, ready
+            // follows the TCP connect at once and PING stays the only command on the wire.
+            disableClientInfo: true,
             connectTimeout: timeoutMillis,
             commandTimeout: timeoutMillis,
             retryStrategy: (attempt) => Math.min(attempt * 50, maxReconnectDelay)
@@ -130,9 +136,12 @@ const makeRedis = (options: RedisOptions) =>
     const pingNow = async (): Promise<void> => {
       switch (client.status) {
         case "ready": {
-          // A connection that failed since it became ready says why through `lastError`.
+          // A connection that failed since it became ready says why through `lastError`. One that simply closed
+          // under the PING fails it with MaxRetriesPerRequestError (maxRetriesPerRequest is 0), which names no cause.
           await withDeadline(() => client.ping()).catch((error: unknown) => {
-            throw lastError ?? error
+            throw lastError ?? (error instanceof Error && error.name === "MaxRetriesPerRequestError"
+              ? new Error("Connection is closed.", { cause: error })
+              : error)
           })
           return
         }

@@ -129,13 +129,46 @@ describe("the readiness snapshot", () => {
       }
     }))
 
-  it.scoped("the fast path serves a snapshot only while it is younger than the interval", () =>
+  it.scoped("a snapshot is served as is until interval + budget, the latest a scheduled round can finish", () =>
     Effect.gen(function*() {
       const readiness = yield* build(Database.Test, "1 second")
       yield* TestClock.adjust("1 millis")
       const snapshot = yield* readiness.current
-      expect(readiness.unsafeFresh(snapshot.checkedAt + 1000)).toBe(snapshot)
-      // Older than the interval: the fast path declines and the probe goes through `current`, which refreshes.
-      expect(readiness.unsafeFresh(snapshot.checkedAt + 1001)).toBeUndefined()
+      expect(readiness.unsafeFresh(snapshot.checkedAt + 1500)).toBe(snapshot)
+      // Overdue: the background round fell behind, and a probe must refresh before it answers.
+      expect(readiness.unsafeFresh(snapshot.checkedAt + 1501)).toBeUndefined()
+    }))
+
+  it.scoped("a probe does not wait on a round that hangs on schedule: it reads the last snapshot", () =>
+    Effect.gen(function*() {
+      const state = yield* Ref.make(true)
+      const database = Layer.succeed(
+        Database,
+        Database.of({ ping: Effect.flatMap(Ref.get(state), (up) => up ? Effect.void : Effect.never) })
+      )
+      const readiness = yield* build(database)
+      yield* TestClock.adjust("1 millis")
+      yield* Ref.set(state, false)
+      // The next round starts at 1 s and hangs until its budget runs out at 1.5 s.
+      yield* TestClock.adjust("1200 millis")
+      const probe = yield* Effect.fork(readiness.current)
+      yield* Effect.yieldNow()
+      expect(probe.unsafePoll()).not.toBeNull()
+      expect((yield* Fiber.join(probe)).status).toBe("ready")
+      yield* TestClock.adjust("300 millis")
+      expect((yield* readiness.current).checks.database).toMatchObject({ status: "down", error: "timeout" })
+    }))
+
+  it.scoped("the fast path's refresh is one promise shared by every waiting probe", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      const readiness = yield* build(counting(count, "0 millis"))
+      yield* TestClock.adjust("1 millis")
+      const before = yield* Ref.get(count)
+      const promises = Array.from({ length: 100 }, () => readiness.unsafeRefresh())
+      expect(new Set(promises).size).toBe(1)
+      const snapshots = yield* Effect.promise(() => Promise.all(promises))
+      expect(new Set(snapshots).size).toBe(1)
+      expect(yield* Ref.get(count)).toBe(before + 1)
     }))
 })
