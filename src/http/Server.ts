@@ -43,8 +43,12 @@ const make = (options: ListenOptions) =>
     const readiness = yield* Readiness
     const clock = yield* Effect.clock
     let effectHandler: ((request: Http.IncomingMessage, response: Http.ServerResponse) => void) | undefined
+    // While shutting down, every answer closes its connection, so keep-alive clients reconnect elsewhere instead of
+    // sending their next request to a process that is going away.
+    let draining = false
 
     const answer = (response: Http.ServerResponse, body: string) => {
+      if (draining) response.setHeader("connection", "close")
       response.writeHead(200, jsonHeaders(body))
       response.end(body)
     }
@@ -59,12 +63,16 @@ const make = (options: ListenOptions) =>
           // Overdue: every probe waits on the same round, bounded by the check budget.
           return void readiness.unsafeRefresh().then(
             (refreshed) => answer(response, readinessBody(refreshed, clock.unsafeCurrentTimeMillis())),
-            () => response.writeHead(500).end()
+            // Only an interrupted round rejects, which happens when the service is stopping.
+            () => response.writeHead(503, { connection: "close" }).end()
           )
         }
       }
-      if (effectHandler !== undefined) return effectHandler(request, response)
-      response.writeHead(503).end()
+      if (effectHandler !== undefined) {
+        if (draining) response.setHeader("connection", "close")
+        return effectHandler(request, response)
+      }
+      response.writeHead(503, { connection: "close" }).end()
     })
 
     yield* Effect.acquireRelease(
@@ -79,6 +87,7 @@ const make = (options: ListenOptions) =>
       () =>
         Effect.async<void>((resume) => {
           // close() stops accepting, lets in-flight requests finish and drops idle keep-alive connections.
+          draining = true
           const forceClose = setTimeout(() => server.closeAllConnections(), drainTimeoutMillis)
           server.close(() => {
             clearTimeout(forceClose)

@@ -265,6 +265,8 @@ describe("node dist/main.js behind FaultProxies", () => {
       const response = yield* request.response
       expect(response.status, response.text).toBe(200)
       expect(Buffer.byteLength(response.body)).toBe(Number(response.headers["content-length"]))
+      // Answered while draining: the connection is not kept alive for a next request.
+      expect(response.headers["connection"]).toBe("close")
       const report = yield* Schema.decodeUnknown(Schema.parseJson(ReadinessReport))(response.body)
       expect(report, summary(report)).toSatisfy(isOnlyDown("database", ["timeout"]))
       const exit = yield* awaitExit(child, shutdownBoundMillis)
