@@ -182,7 +182,13 @@ export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness"
     yield* Effect.gen(function*() {
       if (!published || (yield* age) >= intervalMillis) yield* refresh
       yield* Effect.sleep(Duration.millis(Math.max(1, intervalMillis - (yield* age))))
-    }).pipe(Effect.forever, Effect.forkScoped)
+    }).pipe(
+      // The fold cannot fail; should a bug break a round anyway, the loop logs it and goes on, because a stopped
+      // loop would leave probes reading an ever older snapshot.
+      Effect.catchAllCause((cause) => Effect.logError("readiness round failed", cause)),
+      Effect.forever,
+      Effect.forkScoped
+    )
 
     return {
       /** The latest snapshot, refreshed first (joining any round in flight) only when it is overdue. */

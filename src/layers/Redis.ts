@@ -81,9 +81,8 @@ const makeRedis = (options: RedisOptions) =>
     })
 
     // A command that timed out leaves its reply (or its request) lost on the wire; ioredis would pair the next
-    // reply with it forever after, so the connection is dropped and made anew.
-    // ioredis ends the socket gracefully and waits for the server to close its side, which a hung server never
-    // does: the socket is destroyed at once so the reconnection starts now.
+    // reply with it forever after, so the connection is dropped and made anew. disconnect() alone ends the socket
+    // and waits for the server to close its side, which a hung server never does: the socket is destroyed at once.
     const resynchronise = (error: RedisTimeout) => {
       lastError = error
       client.disconnect(true)
