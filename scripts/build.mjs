@@ -1,6 +1,8 @@
-// Builds dist/main.js as one bundle. Bundling lets esbuild drop the parts of effect, @effect/platform and
-// @effect/sql that the service never calls: measured idle RSS 75 MB bundled against 108 MB for the same code
-// loaded module by module, and ~111 MB against ~136 MB after a 1,000-connection probe storm.
+// Builds dist/main.js as one minified bundle. Bundling lets esbuild drop the parts of effect, @effect/platform and
+// @effect/sql that the service never calls (RSS 75 MB two seconds after start, against 108 MB for the same code
+// loaded module by module; ~111 MB against ~136 MB after a 1,000-connection probe storm), and minifying shrinks the
+// source V8 keeps (idle RSS 63 MB against 80 MB, 12 s after start). Names are kept: ioredis reads its error names
+// from class names. The source map serves `node --enable-source-maps` when a stack trace must point into src/.
 import * as esbuild from "esbuild"
 
 await esbuild.build({
@@ -11,6 +13,8 @@ await esbuild.build({
   format: "esm",
   target: "node20",
   sourcemap: true,
+  minify: true,
+  keepNames: true,
   logLevel: "warning",
   // CommonJS dependencies (pg, ioredis) call require() for Node's built-in modules.
   banner: {
