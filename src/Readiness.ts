@@ -185,7 +185,10 @@ export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness"
     }).pipe(
       // The fold cannot fail; should a bug break a round anyway, the loop logs it and goes on, because a stopped
       // loop would leave probes reading an ever older snapshot.
-      Effect.catchAllCause((cause) => Effect.logError("readiness round failed", cause)),
+      // A round interrupted because the service is stopping is not a failure.
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("readiness round failed", cause)
+      ),
       Effect.forever,
       Effect.forkScoped
     )
