@@ -2,9 +2,13 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Database, DatabaseUnavailable } from "../../src/layers/Database.js"
 import { Redis } from "../../src/layers/Redis.js"
@@ -171,4 +175,19 @@ describe("the readiness snapshot", () => {
       expect(new Set(snapshots).size).toBe(1)
       expect(yield* Ref.get(count)).toBe(before + 1)
     }))
+
+  it.effect("stopping the service while a round runs logs no error", () => {
+    const errors: Array<unknown> = []
+    const capture = Logger.make(({ logLevel, message }) => {
+      if (LogLevel.greaterThanEqual(logLevel, LogLevel.Error)) errors.push(message)
+    })
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      yield* Scope.extend(build(Database.Slow("100 millis")), scope)
+      yield* TestClock.adjust("10 millis")
+      yield* Scope.close(scope, Exit.void)
+      yield* TestClock.adjust("1 second")
+      expect(errors).toEqual([])
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
+  })
 })
