@@ -4,6 +4,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { CheckResult, ReadinessStatus } from "../Readiness.js"
+import { healthzPath, readyzPath } from "./Probes.js"
 
 export const Health = Schema.Struct({ status: Schema.Literal("ok") })
 
@@ -18,13 +19,13 @@ export const ReadinessReport = Schema.Struct({
 
 export class ProbesApi extends HttpApiGroup.make("probes")
   .add(
-    HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Health).annotate(
+    HttpApiEndpoint.get("healthz", healthzPath).addSuccess(Health).annotate(
       OpenApi.Description,
       "Liveness: 200 while the process is alive. Touches no dependency."
     )
   )
   .add(
-    HttpApiEndpoint.get("readyz", "/readyz").addSuccess(ReadinessReport).annotate(
+    HttpApiEndpoint.get("readyz", readyzPath).addSuccess(ReadinessReport).annotate(
       OpenApi.Description,
       "Readiness: always 200 while alive; `status` says whether PostgreSQL and Redis are usable now."
     )

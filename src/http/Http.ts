@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Readiness } from "../Readiness.js"
 import { DashboardApi } from "./Api.js"
-import { healthBody, readinessBody } from "./Probes.js"
+import { healthBody, healthzPath, pathOf, readinessBody, readyzPath } from "./Probes.js"
 
 const openApiPath = "/openapi.json"
 
@@ -41,8 +41,6 @@ const routes: ReadonlyMap<string, ReadonlyArray<string>> = (() => {
   return methods
 })()
 
-const pathOf = (url: string) => url.split("?", 1)[0] ?? url
-
 /**
  * A known path asked with a method it does not answer is a 405 with `Allow`; an unknown path stays a 404. A
  * catch-all route is the place for it: the router has already answered by the time a server middleware runs.
@@ -61,7 +59,7 @@ const MethodNotAllowedLive = HttpApiBuilder.Router.use((router) =>
 
 const isProbe = (request: HttpServerRequest.HttpServerRequest) => {
   const path = pathOf(request.url)
-  return path === "/healthz" || path === "/readyz"
+  return path === healthzPath || path === readyzPath
 }
 
 export const ApiLive = HttpApiBuilder.api(DashboardApi).pipe(Layer.provide(ProbesLive))

@@ -2,6 +2,16 @@
 import type { Snapshot } from "../Readiness.js"
 import type { Health, ReadinessReport } from "./Api.js"
 
+export const healthzPath = "/healthz"
+export const readyzPath = "/readyz"
+
+/** A request URL without its query string. */
+export const pathOf = (url: string | undefined): string => {
+  if (url === undefined) return ""
+  const query = url.indexOf("?")
+  return query === -1 ? url : url.slice(0, query)
+}
+
 export const healthBody = JSON.stringify({ status: "ok" } satisfies typeof Health.Encoded)
 
 // Everything but the age is fixed for a snapshot, so it is encoded once per snapshot, not once per probe.

@@ -16,7 +16,7 @@ import * as Http from "node:http"
 import { Readable } from "node:stream"
 import * as AppConfig from "../AppConfig.js"
 import { Readiness } from "../Readiness.js"
-import { healthBody, readinessBody } from "./Probes.js"
+import { healthBody, healthzPath, pathOf, readinessBody, readyzPath } from "./Probes.js"
 
 export interface ListenOptions {
   readonly port: number
@@ -31,12 +31,6 @@ const jsonHeaders = (body: string) => ({
   "content-length": Buffer.byteLength(body),
   "cache-control": "no-store"
 })
-
-const pathOf = (url: string | undefined) => {
-  if (url === undefined) return ""
-  const query = url.indexOf("?")
-  return query === -1 ? url : url.slice(0, query)
-}
 
 const make = (options: ListenOptions) =>
   Effect.gen(function*() {
@@ -56,10 +50,11 @@ const make = (options: ListenOptions) =>
     const server = Http.createServer((request, response) => {
       if (request.method === "GET") {
         const path = pathOf(request.url)
-        if (path === "/healthz") return answer(response, healthBody)
-        if (path === "/readyz") {
-          const snapshot = readiness.unsafeFresh(clock.unsafeCurrentTimeMillis())
-          if (snapshot !== undefined) return answer(response, readinessBody(snapshot, clock.unsafeCurrentTimeMillis()))
+        if (path === healthzPath) return answer(response, healthBody)
+        if (path === readyzPath) {
+          const now = clock.unsafeCurrentTimeMillis()
+          const snapshot = readiness.unsafeFresh(now)
+          if (snapshot !== undefined) return answer(response, readinessBody(snapshot, now))
           // Overdue: every probe waits on the same round, bounded by the check budget.
           return void readiness.unsafeRefresh().then(
             (refreshed) => answer(response, readinessBody(refreshed, clock.unsafeCurrentTimeMillis())),
