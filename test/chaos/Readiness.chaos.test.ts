@@ -161,6 +161,13 @@ describe("chaos: the readiness budget on the test clock", () => {
       )
     ).pipe(Effect.map(Context.get(Readiness)))
 
+  /** Up while the switch is up; a check that never answers while it is down. */
+  const hangsWhenDown = (state: Ref.Ref<Chaos.Switch>) =>
+    Layer.succeed(
+      Database,
+      Database.of({ ping: Effect.flatMap(Ref.get(state), (s) => s._tag === "None" ? Effect.void : Effect.never) })
+    )
+
   it.scoped("a hanging check is reported timeout exactly at its budget, not a tick later", () =>
     Effect.gen(function*() {
       const service = yield* readiness(Database.Hanging, Redis.Test)
@@ -187,16 +194,29 @@ describe("chaos: the readiness budget on the test clock", () => {
   it.scoped("a dependency that starts hanging is reported down within interval + budget", () =>
     Effect.gen(function*() {
       const state = yield* Ref.make(Chaos.up)
-      const hangsWhenDown = Layer.succeed(
-        Database,
-        Database.of({ ping: Effect.flatMap(Ref.get(state), (s) => s._tag === "None" ? Effect.void : Effect.never) })
-      )
-      const service = yield* readiness(hangsWhenDown, Redis.Test)
+      const service = yield* readiness(hangsWhenDown(state), Redis.Test)
       yield* TestClock.adjust("1 millis")
       expect((yield* service.current).status).toBe("ready")
       yield* Ref.set(state, Chaos.down("timeout"))
       yield* TestClock.adjust("1500 millis")
       const snapshot = yield* service.current
       expect(snapshot.checks.database).toMatchObject({ status: "down", error: "timeout" })
+    }))
+
+  // Invariant: a hung dependency costs probes nothing while its round is on schedule.
+  it.scoped("a probe does not wait on a round that hangs on schedule: it reads the last snapshot", () =>
+    Effect.gen(function*() {
+      const state = yield* Ref.make(Chaos.up)
+      const service = yield* readiness(hangsWhenDown(state), Redis.Test)
+      yield* TestClock.adjust("1 millis")
+      yield* Ref.set(state, Chaos.down("timeout"))
+      // The next round starts at 1 s and hangs until its budget runs out at 1.5 s.
+      yield* TestClock.adjust("1200 millis")
+      const probe = yield* Effect.fork(service.current)
+      yield* Effect.yieldNow()
+      expect(probe.unsafePoll()).not.toBeNull()
+      expect((yield* Fiber.join(probe)).status).toBe("ready")
+      yield* TestClock.adjust("300 millis")
+      expect((yield* service.current).checks.database).toMatchObject({ status: "down", error: "timeout" })
     }))
 })

@@ -7,6 +7,7 @@ import { type Fault, Fault as Faults } from "../support/FaultProxy.js"
 import {
   awaitReport,
   type DependencyName,
+  goneReasons,
   hangSettleMillis,
   isDown,
   isReady,
@@ -26,7 +27,6 @@ import {
 useGuard()
 useMeasurements()
 
-const gone: ReadonlyArray<FailureReason> = ["connection refused", "connection reset", "connection closed"]
 const hung: ReadonlyArray<FailureReason> = ["timeout"]
 
 const cases: ReadonlyArray<{
@@ -37,12 +37,12 @@ const cases: ReadonlyArray<{
   {
     title: "database down, redis blackholed",
     faults: { database: Faults.down, redis: Faults.blackhole },
-    expected: { database: gone, redis: hung }
+    expected: { database: goneReasons, redis: hung }
   },
   {
     title: "database blackholed, redis down",
     faults: { database: Faults.blackhole, redis: Faults.down },
-    expected: { database: hung, redis: gone }
+    expected: { database: hung, redis: goneReasons }
   }
 ]
 

@@ -9,6 +9,7 @@ import {
   budgetMillis,
   collectGarbage,
   dependencies,
+  goneReasons,
   hangSettleMillis,
   intervalMillis,
   isOnlyDown,
@@ -31,9 +32,6 @@ import {
 
 useGuard()
 useMeasurements()
-
-/** A dependency that goes away under a live connection may first be seen closed or reset, then refused. */
-const goneReasons: ReadonlyArray<FailureReason> = ["connection refused", "connection reset", "connection closed"]
 
 /** After a reset or cut mid-query: what the connection says, or the blackhole/latency before it. */
 const cutReasons: ReadonlyArray<FailureReason> = [...goneReasons, "timeout"]

@@ -304,6 +304,9 @@ export const start = (
 export const isReady = (report: ReadinessReport) => report.status === "ready"
 
 /** Not ready because of `name` alone, for one of `reasons`; every other dependency is up. */
+/** A dependency that goes away under a live connection may first be seen closed or reset, then refused. */
+export const goneReasons: ReadonlyArray<FailureReason> = ["connection refused", "connection reset", "connection closed"]
+
 export const isOnlyDown = (name: DependencyName, reasons: ReadonlyArray<FailureReason>) => (report: ReadinessReport) =>
   report.status === "not ready" &&
   Object.entries(report.checks).every(([check, result]) =>

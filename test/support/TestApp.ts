@@ -1,6 +1,7 @@
 // Serves the real app (App.make, the same composition main.ts runs) on a free loopback port for a test, with
 // the layers the test chooses, and probes it over real HTTP.
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -52,8 +53,8 @@ export const serve = <DatabaseError, RedisError>(layers: {
         server: Server.layer({ port: 0, host: "127.0.0.1" })
       })
     )
-    const server = Effect.runSync(Effect.provide(HttpServer.HttpServer, context))
-    const readiness = Effect.runSync(Effect.provide(Readiness, context))
+    const server = Context.get(context, HttpServer.HttpServer)
+    const readiness = Context.get(context, Readiness)
     const address = server.address
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
     const origin = `http://127.0.0.1:${address.port}`

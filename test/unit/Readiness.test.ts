@@ -143,26 +143,6 @@ describe("the readiness snapshot", () => {
       expect(readiness.unsafeFresh(snapshot.checkedAt + 1501)).toBeUndefined()
     }))
 
-  it.scoped("a probe does not wait on a round that hangs on schedule: it reads the last snapshot", () =>
-    Effect.gen(function*() {
-      const state = yield* Ref.make(true)
-      const database = Layer.succeed(
-        Database,
-        Database.of({ ping: Effect.flatMap(Ref.get(state), (up) => up ? Effect.void : Effect.never) })
-      )
-      const readiness = yield* build(database)
-      yield* TestClock.adjust("1 millis")
-      yield* Ref.set(state, false)
-      // The next round starts at 1 s and hangs until its budget runs out at 1.5 s.
-      yield* TestClock.adjust("1200 millis")
-      const probe = yield* Effect.fork(readiness.current)
-      yield* Effect.yieldNow()
-      expect(probe.unsafePoll()).not.toBeNull()
-      expect((yield* Fiber.join(probe)).status).toBe("ready")
-      yield* TestClock.adjust("300 millis")
-      expect((yield* readiness.current).checks.database).toMatchObject({ status: "down", error: "timeout" })
-    }))
-
   it.scoped("the fast path's refresh is one promise shared by every waiting probe", () =>
     Effect.gen(function*() {
       const count = yield* Ref.make(0)
