@@ -1,33 +1,27 @@
-// The whole service as one layer, given the layers of its dependencies, its readiness settings and its server.
+// The whole service as one layer, given its dependencies' checks, its readiness settings and its server.
 import type * as HttpServer from "@effect/platform/HttpServer"
 import * as Layer from "effect/Layer"
 import { HttpLive } from "./http/Http.js"
-import { Database } from "./layers/Database.js"
-import { orNotInitialised } from "./layers/Dependency.js"
-import { Redis } from "./layers/Redis.js"
-import { Readiness, type ReadinessSettings } from "./Readiness.js"
+import { ProbeRoutesLive } from "./http/Probes.js"
+import type { FastRoutes } from "./http/Server.js"
+import { type Dependencies, Readiness, type ReadinessSettings } from "./Readiness.js"
 
-export interface AppLayers<DatabaseError, RedisError, SettingsError, ServerError> {
-  readonly database: Layer.Layer<Database, DatabaseError>
-  readonly redis: Layer.Layer<Redis, RedisError>
+export interface AppLayers<D extends Dependencies, SettingsError, ServerError> {
+  /** One check per dependency, in report order: `Dependency.check(Database, Database.Live)`. */
+  readonly dependencies: D
   readonly settings: Layer.Layer<ReadinessSettings, SettingsError>
   readonly server: Layer.Layer<
     HttpServer.HttpServer | Exclude<Layer.Layer.Context<typeof HttpLive>, Readiness>,
     ServerError,
-    Readiness
+    FastRoutes
   >
 }
 
-export const make = <DatabaseError, RedisError, SettingsError, ServerError>(
-  layers: AppLayers<DatabaseError, RedisError, SettingsError, ServerError>
+export const make = <D extends Dependencies, SettingsError, ServerError>(
+  layers: AppLayers<D, SettingsError, ServerError>
 ) => {
-  const ReadinessLive = Readiness.Default.pipe(
-    Layer.provide([
-      orNotInitialised(Database, layers.database, Database.NotInitialised),
-      orNotInitialised(Redis, layers.redis, Redis.NotInitialised),
-      layers.settings
-    ])
-  )
+  const ReadinessLive = Readiness.layer(layers.dependencies).pipe(Layer.provideMerge(layers.settings))
+  const ServerLive = layers.server.pipe(Layer.provide(ProbeRoutesLive))
   // The server and readiness stay in the output so tests can find the bound address and the snapshot.
-  return HttpLive.pipe(Layer.provideMerge(layers.server), Layer.provideMerge(ReadinessLive))
+  return HttpLive.pipe(Layer.provideMerge(ServerLive), Layer.provideMerge(ReadinessLive))
 }

@@ -41,3 +41,8 @@ export const redisUrl = connectionUrl("REDIS_URL", ["redis:", "rediss:"], "redis
 export const readinessTimeout = milliseconds("READINESS_TIMEOUT_MS", 500, 1)
 /** How often the readiness snapshot is refreshed in the background. */
 export const readinessInterval = milliseconds("READINESS_INTERVAL_MS", 1000, 10)
+/** The most connections the HTTP server holds at once; by default derived from the open-files limit. */
+export const maxConnections = Config.integer("MAX_CONNECTIONS").pipe(
+  Config.validate({ message: "must be a whole number ≥ 1", validation: (n) => n >= 1 }),
+  Config.option
+)

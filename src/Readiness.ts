@@ -6,19 +6,18 @@ import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Record from "effect/Record"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
-import * as SynchronizedRef from "effect/SynchronizedRef"
+import type * as Scope from "effect/Scope"
 import * as AppConfig from "./AppConfig.js"
-import { Database } from "./layers/Database.js"
-import { type CheckFailure, type FailureReason, failureReasons } from "./layers/Dependency.js"
-import { Redis } from "./layers/Redis.js"
+import { type Check, type CheckFailure, type FailureReason, failureReasons } from "./layers/Dependency.js"
 
 export const CheckResult = Schema.Struct({
   status: Schema.Literal("up", "down"),
@@ -88,7 +87,7 @@ export const runChecks = (checks: Checks, budget: Duration.DurationInput): Effec
   })
 
 export class ReadinessSettings extends Context.Tag("dashboard/ReadinessSettings")<ReadinessSettings, {
-  /** The budget of each check. */
+  /** The budget of each check: the one source every dependency layer takes its timeouts from. */
   readonly timeout: Duration.Duration
   /** The background refresh period. */
   readonly interval: Duration.Duration
@@ -108,12 +107,35 @@ const logChanges = (previous: Snapshot | undefined, next: Snapshot) =>
       : Effect.logWarning(`${name} is down: ${result.error}`)
   }, { discard: true })
 
-export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness", {
-  scoped: Effect.gen(function*() {
-    const database = yield* Database
-    const redis = yield* Redis
+export interface ReadinessService {
+  /** The latest snapshot, refreshed first (joining any round in flight) only when it is overdue. */
+  readonly current: Effect.Effect<Snapshot>
+  /** Runs a round now, or joins the one in flight. */
+  readonly refresh: Effect.Effect<Snapshot>
+  /** The latest snapshot unless it is overdue at `nowMillis`, read synchronously by the probe fast path. */
+  readonly unsafeFresh: (nowMillis: number) => Snapshot | undefined
+  /** `refresh` as one promise shared by every caller while the round runs, for the probe fast path. */
+  readonly unsafeRefresh: () => Promise<Snapshot>
+}
+
+/** The checks of an app's dependencies, each built by `Dependency.check`. */
+export type Dependencies = ReadonlyArray<Effect.Effect<Check, unknown, unknown>>
+
+const make = <D extends Dependencies>(
+  dependencies: D
+): Effect.Effect<
+  ReadinessService,
+  Effect.Effect.Error<D[number]>,
+  Effect.Effect.Context<D[number]> | ReadinessSettings | Scope.Scope
+> =>
+  Effect.gen(function*() {
     const settings = yield* ReadinessSettings
-    const checks: Checks = { database: database.ping, redis: redis.ping }
+    const built = yield* Effect.all(
+      dependencies as ReadonlyArray<
+        Effect.Effect<Check, Effect.Effect.Error<D[number]>, Effect.Effect.Context<D[number]>>
+      >
+    )
+    const checks: Checks = Object.fromEntries(built.map((check) => [check.name, check.ping] as const))
     const intervalMillis = Duration.toMillis(settings.interval)
     // A round starts when the snapshot reaches the interval's age and takes at most the budget, so a snapshot is
     // overdue only past interval + budget. Before that, probes read it without waiting, even while a round hangs
@@ -127,8 +149,6 @@ export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness"
       checks: Record.map(checks, () => ({ status: "down", latencyMs: 0, error: "not initialised" }) as const)
     }
     let published = false
-    const inFlight = yield* SynchronizedRef.make(Option.none<Deferred.Deferred<Snapshot>>())
-    const scope = yield* Effect.scope
 
     const runRound = Effect.gen(function*() {
       const snapshot = yield* runChecks(checks, settings.timeout)
@@ -138,41 +158,29 @@ export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness"
       return snapshot
     })
 
-    // Single flight: callers that arrive while a round runs share it. The round runs in the service's scope,
-    // so a probe that gives up (its client went away) does not cancel it for the others.
-    const refresh: Effect.Effect<Snapshot> = SynchronizedRef.modifyEffect(inFlight, (current) =>
-      Option.match(current, {
-        onSome: (round) => Effect.succeed([Deferred.await(round), current] as const),
-        onNone: () =>
-          Effect.gen(function*() {
-            const round = yield* Deferred.make<Snapshot>()
-            yield* runRound.pipe(
-              Effect.intoDeferred(round),
-              Effect.ensuring(SynchronizedRef.set(inFlight, Option.none())),
-              Effect.forkIn(scope)
-            )
-            return [Deferred.await(round), Option.some(round)] as const
-          })
-      })).pipe(Effect.flatten)
-
-    const fresh = (nowMillis: number): Snapshot | undefined =>
-      nowMillis - latest.checkedAt <= overdueAfterMillis ? latest : undefined
-
+    // Single flight: the round in flight is a fiber in the service's scope, joined by every caller that arrives
+    // before it ends, so a probe that gives up (its client went away) does not cancel it for the others. The
+    // fast path joins it through one promise made for that round.
     const runtime = yield* Effect.runtime<never>()
-    let pendingRefresh: Promise<Snapshot> | undefined
-    const refreshPromise = (): Promise<Snapshot> => {
-      if (pendingRefresh === undefined) {
-        pendingRefresh = Runtime.runPromise(runtime, refresh).finally(() => {
-          pendingRefresh = undefined
-        })
-      }
-      return pendingRefresh
+    const forkRound = yield* FiberSet.makeRuntime<never, Snapshot>()
+    let inFlight: { readonly round: Fiber.RuntimeFiber<Snapshot>; promise?: Promise<Snapshot> } | undefined
+    const roundInFlight = () => {
+      if (inFlight === undefined || inFlight.round.unsafePoll() !== null) inFlight = { round: forkRound(runRound) }
+      return inFlight
     }
+    const refresh = Effect.suspend(() => Fiber.join(roundInFlight().round))
+    const unsafeRefresh = () => {
+      const current = roundInFlight()
+      return current.promise ??= Runtime.runPromise(runtime, Fiber.join(current.round))
+    }
+
+    const unsafeFresh = (nowMillis: number): Snapshot | undefined =>
+      nowMillis - latest.checkedAt <= overdueAfterMillis ? latest : undefined
 
     const current: Effect.Effect<Snapshot> = Effect.flatMap(
       Clock.currentTimeMillis,
       (now) => {
-        const snapshot = fresh(now)
+        const snapshot = unsafeFresh(now)
         return snapshot === undefined ? refresh : Effect.succeed(snapshot)
       }
     )
@@ -184,8 +192,8 @@ export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness"
       yield* Effect.sleep(Duration.millis(Math.max(1, intervalMillis - (yield* age))))
     }).pipe(
       // The fold cannot fail; should a bug break a round anyway, the loop logs it and goes on, because a stopped
-      // loop would leave probes reading an ever older snapshot.
-      // A round interrupted because the service is stopping is not a failure.
+      // loop would leave probes reading an ever older snapshot. A round interrupted because the service is
+      // stopping is not a failure.
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("readiness round failed", cause)
       ),
@@ -193,15 +201,19 @@ export class Readiness extends Effect.Service<Readiness>()("dashboard/Readiness"
       Effect.forkScoped
     )
 
-    return {
-      /** The latest snapshot, refreshed first (joining any round in flight) only when it is overdue. */
-      current,
-      /** Runs a round now, or joins the one in flight. */
-      refresh,
-      /** The latest snapshot unless it is overdue at `nowMillis`, read synchronously by the probe fast path. */
-      unsafeFresh: fresh,
-      /** `refresh` as one promise shared by every caller while the round runs, for the probe fast path. */
-      unsafeRefresh: refreshPromise
-    } as const
+    return { current, refresh, unsafeFresh, unsafeRefresh }
   })
-}) {}
+
+export class Readiness extends Context.Tag("dashboard/Readiness")<Readiness, ReadinessService>() {
+  /**
+   * Readiness over a named set of checks, one per dependency (see `Dependency.check`): each dependency's layer is
+   * built in this layer's scope, and the checks are folded in the order given.
+   */
+  static readonly layer = <D extends Dependencies>(
+    dependencies: D
+  ): Layer.Layer<
+    Readiness,
+    Effect.Effect.Error<D[number]>,
+    Exclude<Effect.Effect.Context<D[number]>, Scope.Scope> | ReadinessSettings
+  > => Layer.scoped(Readiness, make(dependencies))
+}

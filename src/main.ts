@@ -3,13 +3,16 @@ import * as Layer from "effect/Layer"
 import * as App from "./App.js"
 import * as Server from "./http/Server.js"
 import { Database } from "./layers/Database.js"
+import * as Dependency from "./layers/Dependency.js"
 import { Redis } from "./layers/Redis.js"
 import { ReadinessSettings } from "./Readiness.js"
 import { reportStartupFailure } from "./Startup.js"
 
 App.make({
-  database: Database.Live,
-  redis: Redis.Live,
+  dependencies: [
+    Dependency.check(Database, Database.Live),
+    Dependency.check(Redis, Redis.Live)
+  ],
   settings: ReadinessSettings.Live,
   server: Server.Live
 }).pipe(

@@ -1,10 +1,14 @@
+// The HTTP API of the probes: paths, schemas and the OpenAPI document.
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { CheckResult, ReadinessStatus } from "../Readiness.js"
-import { healthzPath, readyzPath } from "./Probes.js"
+
+export const healthzPath = "/healthz"
+export const readyzPath = "/readyz"
+export const openApiPath = "/openapi.json"
 
 export const Health = Schema.Struct({ status: Schema.Literal("ok") })
 
@@ -27,7 +31,7 @@ export class ProbesApi extends HttpApiGroup.make("probes")
   .add(
     HttpApiEndpoint.get("readyz", readyzPath).addSuccess(ReadinessReport).annotate(
       OpenApi.Description,
-      "Readiness: always 200 while alive; `status` says whether PostgreSQL and Redis are usable now."
+      "Readiness: always 200 while alive; `status` says whether every dependency is usable now."
     )
   )
 {}

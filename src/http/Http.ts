@@ -9,10 +9,9 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Readiness } from "../Readiness.js"
-import { DashboardApi } from "./Api.js"
-import { healthBody, healthzPath, pathOf, readinessBody, readyzPath } from "./Probes.js"
-
-const openApiPath = "/openapi.json"
+import { DashboardApi, healthzPath, openApiPath, readyzPath } from "./Api.js"
+import { healthBody, readinessBody } from "./Probes.js"
+import { targetOf } from "./Server.js"
 
 const json = (body: string) =>
   HttpServerResponse.text(body, { contentType: "application/json", headers: { "cache-control": "no-store" } })
@@ -29,13 +28,14 @@ export const ProbesLive = HttpApiBuilder.group(DashboardApi, "probes", (handlers
         }))
   }))
 
-/** The methods each known path answers, read from the API definition. */
+/** The methods each known path answers, read from the API definition; HEAD is served wherever GET is. */
 const routes: ReadonlyMap<string, ReadonlyArray<string>> = (() => {
-  const methods = new Map<string, Array<string>>([[openApiPath, ["GET"]]])
+  const methods = new Map<string, Array<string>>([[openApiPath, ["GET", "HEAD"]]])
   HttpApi.reflect(DashboardApi, {
     onGroup: () => {},
     onEndpoint: ({ endpoint }) => {
-      methods.set(endpoint.path, [...(methods.get(endpoint.path) ?? []), endpoint.method])
+      const added = endpoint.method === "GET" ? ["GET", "HEAD"] : [endpoint.method]
+      methods.set(endpoint.path, [...(methods.get(endpoint.path) ?? []), ...added])
     }
   })
   return methods
@@ -49,7 +49,7 @@ const MethodNotAllowedLive = HttpApiBuilder.Router.use((router) =>
   router.all(
     "*",
     Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-      const allowed = routes.get(pathOf(request.url))
+      const allowed = routes.get(targetOf(request.url).path)
       return allowed === undefined
         ? HttpServerResponse.empty({ status: 404 })
         : HttpServerResponse.empty({ status: 405, headers: { allow: allowed.join(", ") } })
@@ -58,7 +58,7 @@ const MethodNotAllowedLive = HttpApiBuilder.Router.use((router) =>
 )
 
 const isProbe = (request: HttpServerRequest.HttpServerRequest) => {
-  const path = pathOf(request.url)
+  const path = targetOf(request.url).path
   return path === healthzPath || path === readyzPath
 }
 

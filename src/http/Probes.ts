@@ -1,16 +1,12 @@
-// The probe bodies, encoded once here so the Node fast path and the Effect handlers answer byte for byte alike.
-import type { Snapshot } from "../Readiness.js"
-import type { Health, ReadinessReport } from "./Api.js"
+// The probes: their bodies, encoded once so the Node fast path and the Effect handlers answer byte for byte alike,
+// and the fast routes that serve them from the readiness snapshot.
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { Readiness, type Snapshot } from "../Readiness.js"
+import { type Health, healthzPath, type ReadinessReport, readyzPath } from "./Api.js"
+import { type FastAnswer, type FastRoute, FastRoutes } from "./Server.js"
 
-export const healthzPath = "/healthz"
-export const readyzPath = "/readyz"
-
-/** A request URL without its query string. */
-export const pathOf = (url: string | undefined): string => {
-  if (url === undefined) return ""
-  const query = url.indexOf("?")
-  return query === -1 ? url : url.slice(0, query)
-}
+export const jsonHeaders = { "content-type": "application/json", "cache-control": "no-store" } as const
 
 export const healthBody = JSON.stringify({ status: "ok" } satisfies typeof Health.Encoded)
 
@@ -31,3 +27,24 @@ export const readinessBody = (snapshot: Snapshot, nowMillis: number): string => 
   }
   return `${prefix}${Math.max(0, nowMillis - snapshot.checkedAt)}}`
 }
+
+/** The probes as fast routes: `/healthz` touches nothing, `/readyz` reads the snapshot. */
+export const ProbeRoutesLive = Layer.effect(
+  FastRoutes,
+  Effect.gen(function*() {
+    const readiness = yield* Readiness
+    const clock = yield* Effect.clock
+    const health: FastAnswer = { status: 200, headers: jsonHeaders, body: healthBody }
+    const answer = (snapshot: Snapshot): FastAnswer => ({
+      status: 200,
+      headers: jsonHeaders,
+      body: readinessBody(snapshot, clock.unsafeCurrentTimeMillis())
+    })
+    const ready: FastRoute = () => {
+      const snapshot = readiness.unsafeFresh(clock.unsafeCurrentTimeMillis())
+      // Overdue: every probe waits on the same round, bounded by the check budget.
+      return snapshot === undefined ? readiness.unsafeRefresh().then(answer) : answer(snapshot)
+    }
+    return new Map<string, FastRoute>([[healthzPath, () => health], [readyzPath, ready]])
+  })
+)

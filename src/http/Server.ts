@@ -1,74 +1,184 @@
-// The Node HTTP server behind the Effect app. Probes are answered straight from the Node request listener,
-// reading the readiness snapshot: they are the hottest and simplest requests, and the Effect request pipeline
-// (fiber, request wrapper, router) costs several times what the answer itself does. Everything else goes
-// through the Effect app as a web `Request`.
-//
-// @effect/platform-node's server is not used: it loads a WebSocket server, an HTTP client and multipart
-// parsing this service never needs, about 20 MB of resident memory at idle.
-import * as HttpApp from "@effect/platform/HttpApp"
+// The Node HTTP server behind the Effect app. It knows nothing of readiness: it is given fast routes (a path and a
+// synchronous or promised answer) and serves them straight from the Node request listener, because the Effect
+// request pipeline (fiber, request wrapper, router) costs several times what a probe's answer does. Every other
+// request goes to the Effect app through @effect/platform-node's own handler.
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { ServeError } from "@effect/platform/HttpServerError"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import { readFileSync } from "node:fs"
 import * as Http from "node:http"
-import { Readable } from "node:stream"
 import * as AppConfig from "../AppConfig.js"
-import { Readiness } from "../Readiness.js"
-import { healthBody, healthzPath, pathOf, readinessBody, readyzPath } from "./Probes.js"
+
+/** What a fast route sees of a request. */
+export interface FastRequest {
+  readonly method: "GET" | "HEAD"
+  readonly path: string
+  /** The query string without its `?`, or "". */
+  readonly query: string
+  readonly headers: Http.IncomingHttpHeaders
+}
+
+export interface FastAnswer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+/** Answers a GET (and so a HEAD) on one path without entering the Effect runtime. It must not throw. */
+export type FastRoute = (request: FastRequest) => FastAnswer | PromiseLike<FastAnswer>
+
+export class FastRoutes extends Context.Tag("dashboard/FastRoutes")<FastRoutes, ReadonlyMap<string, FastRoute>>() {
+  static readonly None = Layer.succeed(FastRoutes, new Map())
+}
+
+/**
+ * The request target as a path and a query, whatever its form: origin-form (`/readyz?x`) or absolute-form
+ * (`http://host/readyz`, which HTTP/1.1 servers must accept). `*` and anything else yield the target unchanged.
+ */
+export const targetOf = (url: string | undefined): { readonly path: string; readonly query: string } => {
+  let target = url ?? ""
+  if (target.charCodeAt(0) !== 47 /* / */) {
+    const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(target)
+    if (absolute !== null) {
+      target = target.slice(absolute[0].length)
+      if (target === "" || target.charCodeAt(0) === 63 /* ? */) target = `/${target}`
+    }
+  }
+  const query = target.indexOf("?")
+  return query === -1 ? { path: target, query: "" } : { path: target.slice(0, query), query: target.slice(query + 1) }
+}
+
+/**
+ * The server's limits, each set on purpose (Node's defaults leave a socket that never sends a byte open forever
+ * and accept connections until file descriptors run out).
+ */
+export interface Limits {
+  /** Connections beyond this are refused; leaves descriptors for the pool, Redis and the process itself. */
+  readonly maxConnections: number
+  /** A socket with no traffic for this long (one that connected and never sent a byte) is closed. */
+  readonly idleTimeoutMillis: number
+  /** The whole header block must arrive within this (slowloris). */
+  readonly headersTimeoutMillis: number
+  /** The whole request, body included, must arrive within this. */
+  readonly requestTimeoutMillis: number
+  /** How long a keep-alive connection waits for its next request. */
+  readonly keepAliveTimeoutMillis: number
+  /** The largest header block accepted, in bytes; a larger one is answered 431. */
+  readonly maxHeaderSize: number
+}
+
+/** Descriptors kept back from the connection cap for the pool, Redis, logs and Node itself. */
+const reservedDescriptors = 256
+
+/** The soft limit on open files, read from /proc on Linux; undefined where it cannot be read. */
+const openFilesLimit = (): number | undefined => {
+  try {
+    const line = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"))
+    return line === null ? undefined : Number(line[1])
+  } catch {
+    return undefined
+  }
+}
+
+export const defaultMaxConnections = (limit = openFilesLimit()): number =>
+  limit === undefined ? 1_000 : Math.max(64, Math.min(10_000, limit - reservedDescriptors))
+
+export const defaultLimits: Limits = {
+  maxConnections: defaultMaxConnections(),
+  idleTimeoutMillis: 10_000,
+  headersTimeoutMillis: 10_000,
+  requestTimeoutMillis: 30_000,
+  keepAliveTimeoutMillis: 5_000,
+  maxHeaderSize: 16_384
+}
 
 export interface ListenOptions {
   readonly port: number
   readonly host: string
+  readonly limits?: Partial<Limits>
 }
 
 /** How long shutdown waits for in-flight requests before it closes their connections. */
 const drainTimeoutMillis = 4_000
 
-const jsonHeaders = (body: string) => ({
-  "content-type": "application/json",
-  "content-length": Buffer.byteLength(body),
-  "cache-control": "no-store"
-})
-
 const make = (options: ListenOptions) =>
   Effect.gen(function*() {
-    const readiness = yield* Readiness
-    const clock = yield* Effect.clock
+    const routes = yield* FastRoutes
+    const limits: Limits = { ...defaultLimits, ...options.limits }
+    const runtime = yield* Effect.runtime<never>()
+    const logError = (message: string, error: unknown) =>
+      Runtime.runFork(runtime)(
+        Effect.logError(message).pipe(
+          Effect.annotateLogs("error", error instanceof Error ? error.name : typeof error)
+        )
+      )
     let effectHandler: ((request: Http.IncomingMessage, response: Http.ServerResponse) => void) | undefined
     // While shutting down, every answer closes its connection, so keep-alive clients reconnect elsewhere instead of
     // sending their next request to a process that is going away.
     let draining = false
 
-    const answer = (response: Http.ServerResponse, body: string) => {
+    const write = (response: Http.ServerResponse, method: string, answer: FastAnswer) => {
+      if (response.headersSent || response.destroyed) return
       if (draining) response.setHeader("connection", "close")
-      response.writeHead(200, jsonHeaders(body))
-      response.end(body)
+      response.writeHead(answer.status, {
+        ...answer.headers,
+        "content-length": Buffer.byteLength(answer.body)
+      })
+      response.end(method === "HEAD" ? undefined : answer.body)
     }
 
-    const server = Http.createServer((request, response) => {
-      if (request.method === "GET") {
-        const path = pathOf(request.url)
-        if (path === healthzPath) return answer(response, healthBody)
-        if (path === readyzPath) {
-          const now = clock.unsafeCurrentTimeMillis()
-          const snapshot = readiness.unsafeFresh(now)
-          if (snapshot !== undefined) return answer(response, readinessBody(snapshot, now))
-          // Overdue: every probe waits on the same round, bounded by the check budget.
-          return void readiness.unsafeRefresh().then(
-            (refreshed) => answer(response, readinessBody(refreshed, clock.unsafeCurrentTimeMillis())),
-            // Only an interrupted round rejects, which happens when the service is stopping.
-            () => response.writeHead(503, { connection: "close" }).end()
-          )
+    const fail = (response: Http.ServerResponse, status: number) => {
+      if (response.headersSent || response.destroyed) return
+      response.writeHead(status, { connection: "close", "content-length": 0 }).end()
+    }
+
+    const listener = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+      const method = request.method
+      const target = targetOf(request.url)
+      const route = method === "GET" || method === "HEAD" ? routes.get(target.path) : undefined
+      if (route !== undefined && (method === "GET" || method === "HEAD")) {
+        const answer = route({ method, path: target.path, query: target.query, headers: request.headers })
+        if ("then" in answer) {
+          // Only an interrupted round rejects, which happens when the service is stopping.
+          return void answer.then((ready) => write(response, method, ready), () => fail(response, 503))
         }
+        return write(response, method, answer)
       }
-      if (effectHandler !== undefined) {
-        if (draining) response.setHeader("connection", "close")
-        return effectHandler(request, response)
+      if (effectHandler === undefined) return fail(response, 503)
+      if (draining) response.setHeader("connection", "close")
+      // The app routes on the path: an absolute-form target is handed over in origin-form.
+      if (target.path.charCodeAt(0) === 47) {
+        request.url = target.query === "" ? target.path : `${target.path}?${target.query}`
       }
-      response.writeHead(503, { connection: "close" }).end()
+      effectHandler(request, response)
+    }
+
+    const server = Http.createServer({
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeoutMillis,
+      requestTimeout: limits.requestTimeoutMillis,
+      keepAliveTimeout: limits.keepAliveTimeoutMillis,
+      // Node checks the headers and request timeouts on this period (30 s by default), which would let a slowloris
+      // socket outlive its timeout by that much.
+      connectionsCheckingInterval: 1_000
+    }, (request, response) => {
+      // Nothing a client sends may end the process: a throw here would be an uncaught exception.
+      try {
+        listener(request, response)
+      } catch (error) {
+        logError("request handler threw; answered 500", error)
+        fail(response, 500)
+      }
     })
+    server.maxConnections = limits.maxConnections
+    server.timeout = limits.idleTimeoutMillis
 
     yield* Effect.acquireRelease(
       Effect.async<void, ServeError>((resume) => {
@@ -76,6 +186,8 @@ const make = (options: ListenOptions) =>
         server.once("error", onError)
         server.listen(options.port, options.host, () => {
           server.off("error", onError)
+          // Once listening, an error (EMFILE on accept) is logged: the server keeps accepting when it can.
+          server.on("error", (error) => logError("HTTP server error", error))
           resume(Effect.void)
         })
       }),
@@ -98,56 +210,33 @@ const make = (options: ListenOptions) =>
         : { _tag: "UnixAddress", path: String(address) },
       serve: (app, middleware) =>
         Effect.gen(function*() {
-          const handle = HttpApp.toWebHandlerRuntime(yield* Effect.runtime<never>())(app, middleware)
-          effectHandler = (request, response) => {
-            handle(toWebRequest(request)).then(
-              (answer) => writeWebResponse(answer, response),
-              () => response.writeHead(500).end()
-            )
-          }
+          effectHandler = yield* (middleware === undefined
+            ? NodeHttpServer.makeHandler(app)
+            : NodeHttpServer.makeHandler(app, middleware))
           yield* Effect.addFinalizer(() => Effect.sync(() => (effectHandler = undefined)))
         })
     })
   })
 
-const toWebRequest = (request: Http.IncomingMessage): Request => {
-  const headers = new Headers()
-  for (let i = 0; i < request.rawHeaders.length; i += 2) {
-    headers.append(request.rawHeaders[i]!, request.rawHeaders[i + 1]!)
-  }
-  const hasBody = request.method !== "GET" && request.method !== "HEAD"
-  return new Request(`http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`, {
-    method: request.method ?? "GET",
-    headers,
-    ...(hasBody ? { body: Readable.toWeb(request) as ReadableStream, duplex: "half" } : {})
-  } as RequestInit)
-}
-
-const writeWebResponse = async (answer: Response, response: Http.ServerResponse) => {
-  const headers: Record<string, string | Array<string>> = {}
-  answer.headers.forEach((value, name) => {
-    if (name !== "set-cookie") headers[name] = value
-  })
-  const cookies = answer.headers.getSetCookie()
-  if (cookies.length > 0) headers["set-cookie"] = cookies
-  response.writeHead(answer.status, headers)
-  if (answer.body === null) return response.end()
-  try {
-    for await (const chunk of answer.body) response.write(chunk)
-  } finally {
-    response.end()
-  }
-}
-
-/** The HTTP server on `options`, with the services an Effect HTTP app expects from its platform. */
+/** The HTTP server on `options`, serving the given fast routes, with what an Effect HTTP app expects of a platform. */
 export const layer = (options: ListenOptions): Layer.Layer<
   HttpServer.HttpServer | Layer.Layer.Success<typeof HttpServer.layerContext>,
   ServeError,
-  Readiness
+  FastRoutes
 > => Layer.merge(Layer.scoped(HttpServer.HttpServer, make(options)), HttpServer.layerContext)
 
 export const Live: Layer.Layer<
   HttpServer.HttpServer | Layer.Layer.Success<typeof HttpServer.layerContext>,
   ServeError | ConfigError.ConfigError,
-  Readiness
-> = Layer.unwrapEffect(Effect.map(Config.all({ port: AppConfig.port, host: AppConfig.host }), layer))
+  FastRoutes
+> = Layer.unwrapEffect(
+  Effect.map(
+    Config.all({ port: AppConfig.port, host: AppConfig.host, maxConnections: AppConfig.maxConnections }),
+    ({ host, maxConnections, port }) =>
+      layer({
+        port,
+        host,
+        limits: Option.match(maxConnections, { onNone: () => ({}), onSome: (n) => ({ maxConnections: n }) })
+      })
+  )
+)

@@ -1,7 +1,6 @@
 // PostgreSQL as a service: a pg pool owned here, used through @effect/sql-pg, and a `ping` for readiness.
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -11,8 +10,9 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import Pg from "pg"
 import * as AppConfig from "../AppConfig.js"
+import { ReadinessSettings } from "../Readiness.js"
 import * as Chaos from "./Chaos.js"
-import { type FailureReason, orNotInitialised, reasonOf } from "./Dependency.js"
+import { type FailureReason, reasonOf } from "./Dependency.js"
 
 export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")<{
   readonly reason: FailureReason
@@ -76,20 +76,24 @@ export class Database extends Context.Tag("dashboard/Database")<Database, {
   /** A real `SELECT 1` through the pool. */
   readonly ping: Effect.Effect<void, DatabaseUnavailable>
 }>() {
+  static readonly checkName = "database"
+
   static readonly NotInitialised = Database.of({
     ping: Effect.fail(new DatabaseUnavailable({ reason: "not initialised" }))
   })
 
-  /** Never fails and never touches the network while it is built: the pool connects on demand. */
-  static readonly layer = (options: DatabaseOptions): Layer.Layer<Database> =>
-    orNotInitialised(Database, Layer.scoped(Database, makeDatabase(options)), Database.NotInitialised)
+  /** Touches no network while it is built: the pool connects on demand. */
+  static readonly layer = (options: DatabaseOptions): Layer.Layer<Database, DatabaseUnavailable> =>
+    Layer.scoped(Database, makeDatabase(options))
 
-  static readonly Live: Layer.Layer<Database, ConfigError.ConfigError> = Layer.unwrapEffect(
-    Effect.map(
-      Config.all({ url: AppConfig.databaseUrl, timeout: AppConfig.readinessTimeout }),
-      Database.layer
+  /** DATABASE_URL, with the readiness budget bounding connections and queries. */
+  static readonly Live: Layer.Layer<Database, ConfigError.ConfigError | DatabaseUnavailable, ReadinessSettings> = Layer
+    .unwrapEffect(
+      Effect.map(
+        Effect.all([AppConfig.databaseUrl, ReadinessSettings]),
+        ([url, settings]) => Database.layer({ url, timeout: settings.timeout })
+      )
     )
-  )
 
   private static readonly chaos = Chaos.make(Database, (reason) => new DatabaseUnavailable({ reason }))
   /** A healthy Database that touches no server. */

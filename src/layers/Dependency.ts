@@ -2,10 +2,11 @@
 // becomes one, and the rule that a dependency layer which cannot be built leaves the service up but not ready.
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 
 export const failureReasons = [
   "connection refused",
@@ -113,3 +114,37 @@ export const orNotInitialised = <I, S, E, R>(
       )
     )
   })
+
+/** A dependency as readiness sees it: a name in the report and the check behind it. */
+export interface Check {
+  readonly name: string
+  readonly ping: Effect.Effect<void, CheckFailure>
+}
+
+/** A service readiness can check: its `ping`, its name in reports, and what stands in when it cannot be built. */
+export interface Pingable {
+  readonly ping: Effect.Effect<void, CheckFailure>
+}
+/** A service tag (its phantom `Identifier` and `Service`) with the statics readiness needs. */
+export interface Checkable {
+  readonly Identifier: unknown
+  readonly Service: Pingable
+  readonly checkName: string
+  readonly NotInitialised: Pingable
+}
+
+/**
+ * Builds a dependency's layer in the current scope and yields its check. This is where `orNotInitialised` is
+ * applied, once: a layer that cannot be built leaves the check failing with `not initialised`.
+ */
+export const check = <T extends Checkable, E, R>(
+  service: T,
+  layer: Layer.Layer<T["Identifier"], E, R>
+): Effect.Effect<Check, Extract<E, ConfigError.ConfigError>, R | Scope.Scope> => {
+  // A Tag's own type does not unify with an interface that adds statics, so the constraint names its phantoms.
+  const tag = service as unknown as Context.Tag<T["Identifier"], Pingable>
+  return Effect.map(
+    Layer.build(orNotInitialised(tag, layer, service.NotInitialised)),
+    (context): Check => ({ name: service.checkName, ping: Context.get(context, tag).ping })
+  )
+}

@@ -1,6 +1,5 @@
 // Redis as a service: one ioredis client, closed on shutdown, and a `ping` for readiness that never waits on
 // ioredis's offline queue or retries.
-import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -10,8 +9,9 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Redis as IORedis } from "ioredis"
 import * as AppConfig from "../AppConfig.js"
+import { ReadinessSettings } from "../Readiness.js"
 import * as Chaos from "./Chaos.js"
-import { type FailureReason, orNotInitialised, reasonOf } from "./Dependency.js"
+import { type FailureReason, reasonOf } from "./Dependency.js"
 
 export class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{
   readonly reason: FailureReason
@@ -171,17 +171,24 @@ export class Redis extends Context.Tag("dashboard/Redis")<Redis, {
   /** A real `PING` on the client's connection. */
   readonly ping: Effect.Effect<void, RedisUnavailable>
 }>() {
+  static readonly checkName = "redis"
+
   static readonly NotInitialised = Redis.of({
     ping: Effect.fail(new RedisUnavailable({ reason: "not initialised" }))
   })
 
-  /** Never fails and never waits on the network while it is built: the client connects in the background. */
-  static readonly layer = (options: RedisOptions): Layer.Layer<Redis> =>
-    orNotInitialised(Redis, Layer.scoped(Redis, makeRedis(options)), Redis.NotInitialised)
+  /** Never waits on the network while it is built: the client connects in the background. */
+  static readonly layer = (options: RedisOptions): Layer.Layer<Redis, RedisUnavailable> =>
+    Layer.scoped(Redis, makeRedis(options))
 
-  static readonly Live: Layer.Layer<Redis, ConfigError.ConfigError> = Layer.unwrapEffect(
-    Effect.map(Config.all({ url: AppConfig.redisUrl, timeout: AppConfig.readinessTimeout }), Redis.layer)
-  )
+  /** REDIS_URL, with the readiness budget bounding connections and commands. */
+  static readonly Live: Layer.Layer<Redis, ConfigError.ConfigError | RedisUnavailable, ReadinessSettings> = Layer
+    .unwrapEffect(
+      Effect.map(
+        Effect.all([AppConfig.redisUrl, ReadinessSettings]),
+        ([url, settings]) => Redis.layer({ url, timeout: settings.timeout })
+      )
+    )
 
   private static readonly chaos = Chaos.make(Redis, (reason) => new RedisUnavailable({ reason }))
   /** A healthy Redis that touches no server. */

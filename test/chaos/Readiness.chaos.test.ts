@@ -9,15 +9,16 @@ import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
 import * as Chaos from "../../src/layers/Chaos.js"
 import { Database } from "../../src/layers/Database.js"
+import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
-import { Readiness } from "../../src/Readiness.js"
+import { Readiness, type ReadinessService } from "../../src/Readiness.js"
 import * as TestApp from "../support/TestApp.js"
 
 const budgetMs = 200
 // Wide enough for a busy 2-core machine; the point is that a hung check costs its budget, not forever.
 const marginMs = 400
 
-const firstRound = <A extends { readonly readiness: Readiness }>(app: A) => Effect.as(app.readiness.refresh, app)
+const firstRound = <A extends { readonly readiness: ReadinessService }>(app: A) => Effect.as(app.readiness.refresh, app)
 
 describe("chaos: readiness over HTTP with failing dependencies", () => {
   it.scopedLive("database unavailable → 200 not ready, database down (connection refused), redis up", () =>
@@ -156,8 +157,8 @@ describe("chaos: the readiness budget on the test clock", () => {
   // Built in the test's scope, so its background round lives as long as the test.
   const readiness = (database: Layer.Layer<Database>, redis: Layer.Layer<Redis>) =>
     Layer.build(
-      Readiness.Default.pipe(
-        Layer.provide([database, redis, TestApp.settings({ timeout: "500 millis", interval: "1 second" })])
+      Readiness.layer([Dependency.check(Database, database), Dependency.check(Redis, redis)]).pipe(
+        Layer.provide(TestApp.settings({ timeout: "500 millis", interval: "1 second" }))
       )
     ).pipe(Effect.map(Context.get(Readiness)))
 

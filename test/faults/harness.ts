@@ -29,7 +29,7 @@ import * as App from "../../src/App.js"
 import { Health, ReadinessReport } from "../../src/http/Api.js"
 import * as Server from "../../src/http/Server.js"
 import { Database } from "../../src/layers/Database.js"
-import type { FailureReason } from "../../src/layers/Dependency.js"
+import { check, type FailureReason } from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { ReadinessSettings } from "../../src/Readiness.js"
 import * as FaultProxy from "../support/FaultProxy.js"
@@ -265,12 +265,13 @@ export const start = (
     )
     const url = (name: DependencyName) => Redacted.make(dependency(name).url(proxies[name].port))
     const app = App.make({
-      database: Database.layer({
-        url: url("database"),
-        timeout: budgetMillis,
-        maxConnections: databaseMaxConnections
-      }),
-      redis: Redis.layer({ url: url("redis"), timeout: budgetMillis }),
+      dependencies: [
+        check(
+          Database,
+          Database.layer({ url: url("database"), timeout: budgetMillis, maxConnections: databaseMaxConnections })
+        ),
+        check(Redis, Redis.layer({ url: url("redis"), timeout: budgetMillis }))
+      ],
       settings: Layer.succeed(ReadinessSettings, {
         timeout: Duration.millis(budgetMillis),
         interval: Duration.millis(options.intervalMillis ?? intervalMillis)

@@ -7,8 +7,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as App from "../../src/App.js"
 import * as Server from "../../src/http/Server.js"
-import type { Database } from "../../src/layers/Database.js"
-import type { Redis } from "../../src/layers/Redis.js"
+import { Database } from "../../src/layers/Database.js"
+import * as Dependency from "../../src/layers/Dependency.js"
+import { Redis } from "../../src/layers/Redis.js"
 import { Readiness, ReadinessSettings } from "../../src/Readiness.js"
 
 export interface Probe {
@@ -43,14 +44,14 @@ export const serve = <DatabaseError, RedisError>(layers: {
   readonly database: Layer.Layer<Database, DatabaseError>
   readonly redis: Layer.Layer<Redis, RedisError>
   readonly settings?: Layer.Layer<ReadinessSettings>
+  readonly limits?: Partial<Server.Limits>
 }) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       App.make({
-        database: layers.database,
-        redis: layers.redis,
+        dependencies: [Dependency.check(Database, layers.database), Dependency.check(Redis, layers.redis)],
         settings: layers.settings ?? settings(),
-        server: Server.layer({ port: 0, host: "127.0.0.1" })
+        server: Server.layer({ port: 0, host: "127.0.0.1", ...(layers.limits ? { limits: layers.limits } : {}) })
       })
     )
     const server = Context.get(context, HttpServer.HttpServer)
@@ -76,6 +77,7 @@ export const serve = <DatabaseError, RedisError>(layers: {
 
     return {
       origin,
+      context,
       port: address.port,
       readiness,
       request,

@@ -4,11 +4,23 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Net from "node:net"
 import { ApiLive } from "../../src/http/Http.js"
 import { Database } from "../../src/layers/Database.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness } from "../../src/Readiness.js"
 import * as TestApp from "../support/TestApp.js"
+
+/** Sends raw bytes and reads everything until the server closes the connection. */
+const rawRequest = (port: number, bytes: string) =>
+  Effect.async<string>((resume) => {
+    const socket = Net.connect({ port, host: "127.0.0.1" }, () => socket.end(bytes))
+    let received = ""
+    socket.setEncoding("utf8")
+    socket.on("data", (chunk: string) => (received += chunk))
+    socket.on("error", () => {})
+    socket.on("close", () => resume(Effect.succeed(received)))
+  })
 
 const healthy = () =>
   Effect.tap(TestApp.serve({ database: Database.Test, redis: Redis.Test }), (app) => app.readiness.refresh)
@@ -86,18 +98,51 @@ describe("HTTP contract", () => {
       expect((yield* app.request("/nope", { method: "POST" })).status).toBe(404)
     }))
 
-  it.scopedLive.each(["POST", "PUT", "DELETE", "PATCH"])(
-    "%s on a probe → 405 with Allow: GET, not 500",
+  it.scopedLive.each(["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])(
+    "%s on a probe → 405 with Allow: GET, HEAD, not 500",
     (method) =>
       Effect.gen(function*() {
         const app = yield* healthy()
         for (const path of ["/healthz", "/readyz"]) {
           const probe = yield* app.request(path, { method })
           expect(probe.status).toBe(405)
-          expect(probe.headers.get("allow")).toBe("GET")
+          expect(probe.headers.get("allow")).toBe("GET, HEAD")
         }
       })
   )
+
+  it.scopedLive("HEAD on a probe answers like GET without a body", () =>
+    Effect.gen(function*() {
+      const app = yield* healthy()
+      for (const path of ["/healthz", "/readyz"]) {
+        const get = yield* app.request(path)
+        const head = yield* app.request(path, { method: "HEAD" })
+        expect(head.status).toBe(200)
+        expect(head.text).toBe("")
+        expect(head.headers.get("content-type")).toBe("application/json")
+        expect(Number(head.headers.get("content-length"))).toBeGreaterThan(0)
+        if (path === "/healthz") expect(head.headers.get("content-length")).toBe(get.headers.get("content-length"))
+      }
+    }))
+
+  it.scopedLive("an absolute-form request target reaches the probe it names", () =>
+    Effect.gen(function*() {
+      const app = yield* healthy()
+      for (
+        const [target, expected] of [
+          [`http://127.0.0.1:${app.port}/healthz`, "{\"status\":\"ok\"}"],
+          [`HTTP://example.test/readyz?verbose`, "\"status\":\"ready\""],
+          [`http://example.test/openapi.json`, "\"openapi\""]
+        ] as const
+      ) {
+        const response = yield* rawRequest(
+          app.port,
+          `GET ${target} HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n`
+        )
+        expect(response).toMatch(/^HTTP\/1\.1 200 /)
+        expect(response).toContain(expected)
+      }
+    }))
 
   it.scopedLive("GET /openapi.json describes both probes", () =>
     Effect.gen(function*() {

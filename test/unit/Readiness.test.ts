@@ -11,6 +11,7 @@ import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import { Database, DatabaseUnavailable } from "../../src/layers/Database.js"
+import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness, runCheck, runChecks } from "../../src/Readiness.js"
 import * as TestApp from "../support/TestApp.js"
@@ -83,8 +84,8 @@ describe("the readiness snapshot", () => {
 
   const build = (database: Layer.Layer<Database>, interval: Duration.DurationInput = "1 second") =>
     Layer.build(
-      Readiness.Default.pipe(
-        Layer.provide([database, Redis.Test, TestApp.settings({ timeout: "500 millis", interval })])
+      Readiness.layer([Dependency.check(Database, database), Dependency.check(Redis, Redis.Test)]).pipe(
+        Layer.provide(TestApp.settings({ timeout: "500 millis", interval }))
       )
     ).pipe(Effect.map(Context.get(Readiness)))
 
