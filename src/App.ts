@@ -1,27 +1,30 @@
-// The whole service as one layer, given its dependencies' checks, its readiness settings and its server.
+// The whole service as one layer, given its dependencies' checks, its settings and its server.
 import type * as HttpServer from "@effect/platform/HttpServer"
 import * as Layer from "effect/Layer"
 import { HttpLive } from "./http/Http.js"
 import { ProbeRoutesLive } from "./http/Probes.js"
 import type { FastRoutes } from "./http/Server.js"
 import { type Dependencies, Readiness, type ReadinessSettings } from "./Readiness.js"
+import { Shutdown, type ShutdownSettings } from "./Shutdown.js"
 
 export interface AppLayers<D extends Dependencies, SettingsError, ServerError> {
   /** One check per dependency, in report order: `Dependency.check(Database, Database.Live)`. */
   readonly dependencies: D
-  readonly settings: Layer.Layer<ReadinessSettings, SettingsError>
+  readonly settings: Layer.Layer<ReadinessSettings | ShutdownSettings, SettingsError>
   readonly server: Layer.Layer<
-    HttpServer.HttpServer | Exclude<Layer.Layer.Context<typeof HttpLive>, Readiness>,
+    HttpServer.HttpServer | Exclude<Layer.Layer.Context<typeof HttpLive>, Readiness | ReadinessSettings | Shutdown>,
     ServerError,
-    FastRoutes
+    FastRoutes | Shutdown | ShutdownSettings
   >
 }
 
 export const make = <D extends Dependencies, SettingsError, ServerError>(
   layers: AppLayers<D, SettingsError, ServerError>
 ) => {
-  const ReadinessLive = Readiness.layer(layers.dependencies).pipe(Layer.provideMerge(layers.settings))
+  const Base = Layer.merge(layers.settings, Shutdown.layer)
+  const ReadinessLive = Readiness.layer(layers.dependencies).pipe(Layer.provideMerge(Base))
   const ServerLive = layers.server.pipe(Layer.provide(ProbeRoutesLive))
-  // The server and readiness stay in the output so tests can find the bound address and the snapshot.
+  // Readiness, its settings, the shutdown state and the server stay in the output: main.ts drains through them,
+  // and tests find the bound address and the snapshot there.
   return HttpLive.pipe(Layer.provideMerge(ServerLive), Layer.provideMerge(ReadinessLive))
 }

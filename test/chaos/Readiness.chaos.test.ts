@@ -12,6 +12,7 @@ import { Database } from "../../src/layers/Database.js"
 import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness, type ReadinessService } from "../../src/Readiness.js"
+import { Shutdown } from "../../src/Shutdown.js"
 import * as TestApp from "../support/TestApp.js"
 
 const budgetMs = 200
@@ -158,7 +159,7 @@ describe("chaos: the readiness budget on the test clock", () => {
   const readiness = (database: Layer.Layer<Database>, redis: Layer.Layer<Redis>) =>
     Layer.build(
       Readiness.layer([Dependency.check(Database, database), Dependency.check(Redis, redis)]).pipe(
-        Layer.provide(TestApp.settings({ timeout: "500 millis", interval: "1 second" }))
+        Layer.provide([TestApp.settings({ timeout: "500 millis", interval: "1 second" }), Shutdown.layer])
       )
     ).pipe(Effect.map(Context.get(Readiness)))
 

@@ -32,6 +32,7 @@ import { Database } from "../../src/layers/Database.js"
 import { check, type FailureReason } from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { ReadinessSettings } from "../../src/Readiness.js"
+import { ShutdownSettings } from "../../src/Shutdown.js"
 import * as FaultProxy from "../support/FaultProxy.js"
 import type { Fault } from "../support/FaultProxy.js"
 
@@ -272,10 +273,13 @@ export const start = (
         ),
         check(Redis, Redis.layer({ url: url("redis"), timeout: budgetMillis }))
       ],
-      settings: Layer.succeed(ReadinessSettings, {
-        timeout: Duration.millis(budgetMillis),
-        interval: Duration.millis(options.intervalMillis ?? intervalMillis)
-      }),
+      settings: Layer.merge(
+        ReadinessSettings.make({
+          timeout: Duration.millis(budgetMillis),
+          interval: Duration.millis(options.intervalMillis ?? intervalMillis)
+        }),
+        Layer.succeed(ShutdownSettings, { drain: Duration.zero, timeout: Duration.seconds(4) })
+      ),
       server
     })
     yield* Layer.build(app).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, captureLogger)))

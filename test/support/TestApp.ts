@@ -11,6 +11,7 @@ import { Database } from "../../src/layers/Database.js"
 import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness, ReadinessSettings } from "../../src/Readiness.js"
+import { ShutdownSettings } from "../../src/Shutdown.js"
 
 export interface Probe {
   readonly status: number
@@ -31,11 +32,21 @@ export interface ReadyBody {
 }
 
 export const settings = (
-  options: { readonly timeout?: Duration.DurationInput; readonly interval?: Duration.DurationInput } = {}
+  options: Partial<Parameters<typeof ReadinessSettings.make>[0]> = {}
 ) =>
-  Layer.succeed(ReadinessSettings, {
-    timeout: Duration.decode(options.timeout ?? "500 millis"),
-    interval: Duration.decode(options.interval ?? "1 second")
+  ReadinessSettings.make({
+    ...options,
+    timeout: options.timeout ?? "500 millis",
+    interval: options.interval ?? "1 second"
+  })
+
+/** No drain: an in-process app stops as soon as its scope closes. */
+export const shutdownSettings = (
+  options: { readonly drain?: Duration.DurationInput; readonly timeout?: Duration.DurationInput } = {}
+) =>
+  Layer.succeed(ShutdownSettings, {
+    drain: Duration.decode(options.drain ?? 0),
+    timeout: Duration.decode(options.timeout ?? "4 seconds")
   })
 
 export type Served = Effect.Effect.Success<ReturnType<typeof serve>>
@@ -44,13 +55,14 @@ export const serve = <DatabaseError, RedisError>(layers: {
   readonly database: Layer.Layer<Database, DatabaseError>
   readonly redis: Layer.Layer<Redis, RedisError>
   readonly settings?: Layer.Layer<ReadinessSettings>
+  readonly shutdown?: Layer.Layer<ShutdownSettings>
   readonly limits?: Partial<Server.Limits>
 }) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       App.make({
         dependencies: [Dependency.check(Database, layers.database), Dependency.check(Redis, layers.redis)],
-        settings: layers.settings ?? settings(),
+        settings: Layer.merge(layers.settings ?? settings(), layers.shutdown ?? shutdownSettings()),
         server: Server.layer({ port: 0, host: "127.0.0.1", ...(layers.limits ? { limits: layers.limits } : {}) })
       })
     )

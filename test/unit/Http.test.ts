@@ -69,7 +69,9 @@ describe("HTTP contract", () => {
     Effect.gen(function*() {
       const app = yield* healthy()
       const web = HttpApiBuilder.toWebHandler(
-        Layer.mergeAll(ApiLive, HttpServer.layerContext).pipe(Layer.provide(Layer.succeed(Readiness, app.readiness)))
+        Layer.mergeAll(ApiLive, HttpServer.layerContext).pipe(
+          Layer.provide([Layer.succeed(Readiness, app.readiness), TestApp.settings()])
+        )
       )
       yield* Effect.addFinalizer(() => Effect.promise(() => web.dispose()))
       const viaEffect = yield* Effect.promise(async () => {
@@ -131,7 +133,7 @@ describe("HTTP contract", () => {
       for (
         const [target, expected] of [
           [`http://127.0.0.1:${app.port}/healthz`, "{\"status\":\"ok\"}"],
-          [`HTTP://example.test/readyz?verbose`, "\"status\":\"ready\""],
+          [`HTTP://example.test/readyz?verbose`, "readyz check passed"],
           [`http://example.test/openapi.json`, "\"openapi\""]
         ] as const
       ) {
