@@ -11,7 +11,8 @@ import * as Redacted from "effect/Redacted"
 import { Redis as IORedis } from "ioredis"
 import * as AppConfig from "../AppConfig.js"
 import * as Chaos from "./Chaos.js"
-import { type FailureReason, orNotInitialised, reasonOf } from "./Dependency.js"
+import { type FailureReason, orNotInitialised } from "./Dependency.js"
+import { reasonOfRedisError } from "./RedisErrors.js"
 
 export class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{
   readonly reason: FailureReason
@@ -107,7 +108,7 @@ const makeRedis = (options: RedisOptions) =>
           },
           (error: unknown) => {
             clearTimeout(timer)
-            if (reasonOf(error) === "timeout") resynchronise(new RedisTimeout(timeoutMillis))
+            if (reasonOfRedisError(error) === "timeout") resynchronise(new RedisTimeout(timeoutMillis))
             reject(error)
           }
         )
@@ -162,7 +163,7 @@ const makeRedis = (options: RedisOptions) =>
     return Redis.of({
       ping: Effect.tryPromise({
         try: pingNow,
-        catch: (cause) => new RedisUnavailable({ reason: reasonOf(cause), cause })
+        catch: (cause) => new RedisUnavailable({ reason: reasonOfRedisError(cause), cause })
       }).pipe(Effect.withSpan("Redis.ping"))
     })
   })

@@ -66,6 +66,9 @@ describe("configuration", () => {
     [{ DATABASE_URL: "not a url" }, /^invalid configuration: DATABASE_URL must be a URL starting with postgres:/],
     [{ DATABASE_URL: "mysql://root:s3cret@db/app" }, /^invalid configuration: DATABASE_URL must be a URL/],
     [{ REDIS_URL: "http://cache:6379" }, /^invalid configuration: REDIS_URL must be a URL starting with redis:/],
+    [{ REDIS_URL: "redis://:s3cret@127.0.0.1:6379/abc" }, /^invalid configuration: REDIS_URL must name its database /],
+    [{ REDIS_URL: "redis://:s3cret@127.0.0.1:6379/-1" }, /^invalid configuration: REDIS_URL must name its database /],
+    [{ REDIS_URL: "redis://:s3cret@127.0.0.1:6379?db=NaN" }, /^invalid configuration: REDIS_URL must give db /],
     [{ READINESS_TIMEOUT_MS: "soon" }, /^invalid configuration: READINESS_TIMEOUT_MS /],
     [{ READINESS_TIMEOUT_MS: "0" }, /^invalid configuration: READINESS_TIMEOUT_MS must be a whole number/],
     [{ READINESS_INTERVAL_MS: "-5" }, /^invalid configuration: READINESS_INTERVAL_MS /]
