@@ -4,6 +4,7 @@ import * as App from "./App.js"
 import * as Server from "./http/Server.js"
 import { Database } from "./layers/Database.js"
 import { Redis } from "./layers/Redis.js"
+import { ProcessWarningsLive } from "./ProcessWarnings.js"
 import { ReadinessSettings } from "./Readiness.js"
 import { reportStartupFailure } from "./Startup.js"
 
@@ -13,6 +14,7 @@ App.make({
   settings: ReadinessSettings.Live,
   server: Server.Live
 }).pipe(
+  Layer.provide(ProcessWarningsLive),
   Layer.launch,
   reportStartupFailure,
   NodeRuntime.runMain({ disableErrorReporting: true })
