@@ -6,6 +6,7 @@ import { Database } from "./layers/Database.js"
 import * as Dependency from "./layers/Dependency.js"
 import { Redis } from "./layers/Redis.js"
 import { LoggingLive } from "./Logging.js"
+import { ProcessWarningsLive } from "./ProcessWarnings.js"
 import { ReadinessSettings } from "./Readiness.js"
 import { DrainOnSignal, ShutdownSettings } from "./Shutdown.js"
 import { reportStartupFailure } from "./Startup.js"
@@ -19,6 +20,7 @@ DrainOnSignal.pipe(
     settings: Layer.merge(ReadinessSettings.Live, ShutdownSettings.Live),
     server: Server.Live
   })),
+  Layer.provide(ProcessWarningsLive),
   Layer.provide(LoggingLive),
   Layer.launch,
   reportStartupFailure,

@@ -34,6 +34,26 @@ describe("startup with bad configuration", () => {
     expect(result.stderr + result.stdout).not.toMatch(/s3cret|\bat .+:\d+:\d+/)
   })
 
+  it("a non-numeric Redis database index stops the process at start, before ioredis can SELECT NaN", async () => {
+    // Every other setting valid (PORT=0 is not a valid port), so only REDIS_URL can stop it; without the check the
+    // process starts, connects to the shared Redis, and dies of an unhandled rejection with a stack on stderr.
+    const Net = await import("node:net")
+    const probe = Net.createServer().listen(0, "127.0.0.1")
+    await new Promise((resolve) => probe.once("listening", resolve))
+    const { port } = probe.address() as { port: number }
+    await new Promise((resolve) => probe.close(resolve))
+    const result = await start({
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      REDIS_URL: "redis://:s3cret@127.0.0.1:6379/abc"
+    })
+    expect(result.code).toBe(1)
+    expect(result.stderr.trim().split("\n")).toEqual([
+      "dashboard: invalid configuration: REDIS_URL must name its database as a whole number ≥ 0 (redis://host:port/0)"
+    ])
+    expect(result.stderr + result.stdout).not.toMatch(/s3cret|\bat .+:\d+:\d+/)
+  })
+
   it("a port already in use stops the process with one line", async () => {
     const Net = await import("node:net")
     const server = Net.createServer().listen(0, "127.0.0.1")
