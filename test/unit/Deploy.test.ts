@@ -10,7 +10,7 @@ import { Deployment } from "kubernetes-models/apps/v1/Deployment"
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget"
 import { Service } from "kubernetes-models/v1/Service"
 import { execFileSync, spawn } from "node:child_process"
-import { readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import * as http from "node:http"
 import type * as net from "node:net"
 import { fileURLToPath } from "node:url"
@@ -233,6 +233,20 @@ describe("Dockerfile", () => {
     const runs = instructions.filter((i) => i.keyword === "RUN").map((i) => i.args).join("\n")
     expect(runs).toContain(packageJson.packageManager)
     expect(runs).toContain("pnpm install --frozen-lockfile")
+  })
+
+  it("everything it copies from the build context exists and passes .dockerignore", () => {
+    const allowed = readFileSync(`${deployDir}../.dockerignore`, "utf8").split("\n").filter((line) =>
+      line.startsWith("!")
+    ).map((line) => line.slice(1).replace(/\/$/, ""))
+    const sources = instructions
+      .filter((i) => i.keyword === "COPY" && !i.args.startsWith("--from"))
+      .flatMap((i) => i.args.split(/\s+/).filter((arg) => !arg.startsWith("--")).slice(0, -1))
+    expect(sources.length).toBeGreaterThan(0)
+    for (const source of sources) {
+      expect(existsSync(`${deployDir}../${source}`), source).toBe(true)
+      expect(allowed, source).toContain(source.replace(/\/$/, ""))
+    }
   })
 
   it("the final stage runs as a non-root user, copies only the bundle, and says how to stop and check it", () => {
