@@ -289,8 +289,21 @@ describe("deploy/healthcheck.mjs", () => {
 })
 
 describe("deploy/haproxy/haproxy.cfg", () => {
+  const file = `${deployDir}haproxy/haproxy.cfg`
+
   it("is a valid HAProxy configuration", () => {
-    const output = execFileSync("haproxy", ["-c", "-f", `${deployDir}haproxy/haproxy.cfg`], { encoding: "utf8" })
+    const output = execFileSync("haproxy", ["-c", "-f", file], { encoding: "utf8" })
     expect(output).toContain("Configuration file is valid")
+  })
+
+  it("checks /readyz within the check budget and marks a draining server DOWN before the drain ends", () => {
+    const config = readFileSync(file, "utf8")
+    const settings = settingsOf(new Map())
+    const seconds = (text: string | undefined) => Number(text ?? Number.NaN) * 1000
+    expect(config).toMatch(/^\s*option httpchk GET \/readyz$/m)
+    const [, inter, fall] = /^\s*default-server inter (\d+)s fall (\d+)/m.exec(config) ?? []
+    expect(seconds(inter) * Number(fall)).toBeLessThan(settings.shutdownDrainMillis)
+    const [, checkTimeout] = /^\s*timeout check (\d+)s$/m.exec(config) ?? []
+    expect(seconds(checkTimeout)).toBeGreaterThan(settings.readinessTimeoutMillis)
   })
 })
