@@ -16,7 +16,6 @@ import type * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { parseAllDocuments } from "yaml"
 import * as AppConfig from "../../src/AppConfig.js"
-import * as ServiceDefaults from "../support/ServiceDefaults.js"
 
 const deployDir = fileURLToPath(new URL("../../deploy/", import.meta.url))
 const kubernetesDir = `${deployDir}kubernetes/`
@@ -55,13 +54,12 @@ type Env = ReadonlyMap<string, string>
 const settingsOf = (env: Env) => {
   const read = <A>(config: Config.Config<A>) =>
     Effect.runSync(Effect.withConfigProvider(config, ConfigProvider.fromMap(new Map(env))))
-  const millis = (name: string, fallback: number) => Number(env.get(name) ?? fallback)
   return {
     readinessTimeoutMillis: Duration.toMillis(read(AppConfig.readinessTimeout)),
     readinessIntervalMillis: Duration.toMillis(read(AppConfig.readinessInterval)),
-    shutdownDrainMillis: millis("SHUTDOWN_DRAIN_MS", ServiceDefaults.shutdownDrainMillis),
-    shutdownTimeoutMillis: millis("SHUTDOWN_TIMEOUT_MS", ServiceDefaults.shutdownTimeoutMillis),
-    readyzNotReadyStatus: Number(env.get("READYZ_NOT_READY_STATUS") ?? ServiceDefaults.readyzNotReadyStatus),
+    shutdownDrainMillis: Duration.toMillis(read(AppConfig.shutdownDrain)),
+    shutdownTimeoutMillis: Duration.toMillis(read(AppConfig.shutdownTimeout)),
+    readyzNotReadyStatus: read(AppConfig.notReadyStatus),
     port: read(AppConfig.port)
   }
 }
