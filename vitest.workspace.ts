@@ -10,7 +10,11 @@ const project = (name: string, include: ReadonlyArray<string>, extra: Record<str
 
 export const defaultProjects = [
   project("unit", ["test/unit/**/*.test.ts"]),
-  project("integration", ["test/integration/**/*.test.ts"], { testTimeout: 30_000 })
+  // Its globalSetup checks that PostgreSQL and Redis are reachable and builds dist/main.js.
+  project("integration", ["test/integration/**/*.test.ts"], {
+    testTimeout: 30_000,
+    globalSetup: ["test/setup/integration.ts"]
+  })
 ]
 
 export const optInProjects = {
