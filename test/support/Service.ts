@@ -42,6 +42,8 @@ export interface Options {
   readonly env?: Readonly<Record<string, string>>
   /** The port to listen on; a free one by default. */
   readonly port?: number
+  /** The soft limit on open files (`ulimit -n`) to start it under; the test process's own by default. */
+  readonly openFiles?: number
   /** How long to wait for the first /healthz 200. */
   readonly startWithin?: Duration.DurationInput
 }
@@ -55,18 +57,35 @@ export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => 
   })
 })
 
-/** GET /healthz on a new connection; the status, or the error code when there is no answer. */
-export const healthStatus = (port: number): Effect.Effect<number | string> =>
-  Effect.async<number | string>((resume) => {
-    const request = Http.get({ host: "127.0.0.1", port, path: "/healthz", agent: false, timeout: 2_000 }, (res) => {
-      res.resume()
-      res.on("end", () => resume(Effect.succeed(res.statusCode ?? 0)))
-      res.on("error", (error: NodeJS.ErrnoException) => resume(Effect.succeed(error.code ?? error.message)))
+export interface Answer {
+  /** The status, or the error code when there was no answer. */
+  readonly status: number | string
+  /** From opening the connection to the last byte of the response. */
+  readonly elapsedMs: number
+  readonly body: string
+}
+
+/** GET `path` on a new connection. */
+export const get = (port: number, path: string, timeoutMillis = 2_000): Effect.Effect<Answer> =>
+  Effect.async<Answer>((resume) => {
+    const start = performance.now()
+    let body = ""
+    const answer = (status: number | string) =>
+      resume(Effect.succeed({ status, elapsedMs: performance.now() - start, body }))
+    const request = Http.get({ host: "127.0.0.1", port, path, agent: false, timeout: timeoutMillis }, (response) => {
+      response.setEncoding("utf8")
+      response.on("data", (chunk: string) => (body += chunk))
+      response.on("end", () => answer(response.statusCode ?? 0))
+      response.on("error", (error: NodeJS.ErrnoException) => answer(error.code ?? error.message))
     })
     request.on("timeout", () => request.destroy(Object.assign(new Error("timeout"), { code: "timeout" })))
-    request.on("error", (error: NodeJS.ErrnoException) => resume(Effect.succeed(error.code ?? error.message)))
+    request.on("error", (error: NodeJS.ErrnoException) => answer(error.code ?? error.message))
     return Effect.sync(() => request.destroy())
   })
+
+/** GET /healthz on a new connection: the status, or the error code when there is no answer. */
+export const healthStatus = (port: number): Effect.Effect<number | string> =>
+  Effect.map(get(port, "/healthz"), (answer) => answer.status)
 
 const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null
 
@@ -80,7 +99,10 @@ export const spawn = (options: Options = {}): Effect.Effect<Service, ServiceErro
     const service = yield* Effect.acquireRelease(
       Effect.sync((): Service => {
         let output = ""
-        const child = spawnChild(process.execPath, [entryPoint], {
+        const [command, args] = options.openFiles === undefined
+          ? [process.execPath, [entryPoint]]
+          : ["/bin/sh", ["-c", `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, entryPoint]]
+        const child = spawnChild(command, args, {
           cwd: root,
           env: { ...process.env, ...options.env, PORT: String(port), HOST: "127.0.0.1" },
           stdio: ["ignore", "pipe", "pipe"]
