@@ -75,8 +75,6 @@ export const serve = <DatabaseError, RedisError>(layers: {
       })
 
     return {
-      origin,
-      context,
       port: address.port,
       readiness,
       request,
