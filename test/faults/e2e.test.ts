@@ -18,6 +18,7 @@ import {
   now,
   readyzAt,
   record,
+  recover,
   summary,
   useGuard,
   useMeasurements
@@ -128,7 +129,10 @@ describe("node dist/main.js behind FaultProxies", () => {
         redis: yield* FaultProxy.make({ target: dependency("redis").target })
       }
       const child = yield* spawnService(proxies)
-      const service = { readyz: readyzAt(child.port) }
+      const service = {
+        readyz: readyzAt(child.port),
+        set: (name: "database" | "redis", fault: Fault) => proxies[name].set(fault)
+      }
 
       // Alive → /healthz 200, and ready once both dependencies answer.
       const health = yield* healthzAt(child.port)
@@ -148,9 +152,7 @@ describe("node dist/main.js behind FaultProxies", () => {
         { within: reportBoundMillis }
       )
       expect((yield* healthzAt(child.port)).value.status).toBe("ok")
-      yield* Effect.all([proxies.database.set(Fault.pass), proxies.redis.set(Fault.pass)])
-      const passAt = now()
-      yield* awaitReport(service, "ready again", isReady, { within: reportBoundMillis, since: passAt })
+      yield* recover(service, ["database", "redis"], { what: "ready again", within: reportBoundMillis })
       yield* child.assertAlive
 
       // SIGTERM with a request in flight. Probes never wait on a dependency (a snapshot is served until it is
