@@ -1,5 +1,5 @@
-// Chaos: failing test layers instead of live ones. Each test names the invariant it proves; none touches a
-// real server.
+// Chaos: failing test layers instead of live ones. Each test names the invariant it proves; none touches PostgreSQL
+// or Redis.
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
