@@ -21,6 +21,7 @@ export const optInProjects = {
   chaos: project("chaos", ["test/chaos/**/*.test.ts"], { setupFiles: ["test/chaos/optIn.ts"] }),
   faults: project("faults", ["test/faults/**/*.test.ts"], {
     setupFiles: ["test/faults/optIn.ts"],
+    globalSetup: ["test/setup/dependencies.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     fileParallelism: false
