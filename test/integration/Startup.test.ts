@@ -1,10 +1,13 @@
-// The real entry point (src/main.ts) refusing bad configuration: one line naming the variable, exit 1.
+// The built entry point (dist/main.js, from src/main.ts; the project's globalSetup builds it) refusing bad
+// configuration: one line naming the variable, exit 1.
 import { describe, expect, it } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
+import * as Service from "../support/Service.js"
 
 const start = (env: Record<string, string>) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    const child = ChildProcess.spawn(process.execPath, [Service.entryPoint], {
+      cwd: Service.root,
       env: { ...process.env, PORT: "0", ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })

@@ -5,7 +5,9 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as App from "../../src/App.js"
+import { ReadinessReport } from "../../src/http/Api.js"
 import * as Server from "../../src/http/Server.js"
 import { Database } from "../../src/layers/Database.js"
 import * as Dependency from "../../src/layers/Dependency.js"
@@ -21,15 +23,11 @@ export interface Probe {
   readonly elapsedMs: number
 }
 
-export interface ReadyBody {
-  readonly status: "ready" | "not ready"
-  readonly checkedAt: string
-  readonly ageMs: number
-  readonly checks: Record<
-    string,
-    { readonly status: "up" | "down"; readonly latencyMs: number; readonly error?: string }
-  >
-}
+/** A readiness report as the API defines it. */
+export type Report = typeof ReadinessReport.Type
+
+/** Decodes a `/readyz` body with the API's own schema: a body that breaks it fails the test. */
+export const decodeReport = Schema.decodeUnknown(Schema.parseJson(ReadinessReport))
 
 export const settings = (
   options: Partial<Parameters<typeof ReadinessSettings.make>[0]> = {}
@@ -72,10 +70,11 @@ export const serve = <DatabaseError, RedisError>(layers: {
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
     const origin = `http://127.0.0.1:${address.port}`
 
+    // A real-time limit on every request: on the TestClock, a probe that waited on a round would otherwise hang.
     const request = (path: string, init?: RequestInit): Effect.Effect<Probe> =>
       Effect.promise(async () => {
         const start = performance.now()
-        const response = await fetch(`${origin}${path}`, init)
+        const response = await fetch(`${origin}${path}`, { signal: AbortSignal.timeout(5_000), ...init })
         const text = await response.text()
         const elapsedMs = performance.now() - start
         let json: unknown = undefined
@@ -88,12 +87,11 @@ export const serve = <DatabaseError, RedisError>(layers: {
       })
 
     return {
-      origin,
-      context,
       port: address.port,
       readiness,
       request,
-      /** GET /readyz, with its body read as a report. */
-      ready: Effect.map(request("/readyz"), (probe) => ({ ...probe, body: probe.json as ReadyBody }))
+      /** GET /readyz, with its body decoded as a report. */
+      ready: Effect.flatMap(request("/readyz"), (probe) =>
+        Effect.map(decodeReport(probe.text), (body) => ({ ...probe, body })))
     }
   })

@@ -4,23 +4,12 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Net from "node:net"
 import { ApiLive } from "../../src/http/Http.js"
 import { Database } from "../../src/layers/Database.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness } from "../../src/Readiness.js"
+import * as Raw from "../support/Raw.js"
 import * as TestApp from "../support/TestApp.js"
-
-/** Sends raw bytes and reads everything until the server closes the connection. */
-const rawRequest = (port: number, bytes: string) =>
-  Effect.async<string>((resume) => {
-    const socket = Net.connect({ port, host: "127.0.0.1" }, () => socket.end(bytes))
-    let received = ""
-    socket.setEncoding("utf8")
-    socket.on("data", (chunk: string) => (received += chunk))
-    socket.on("error", () => {})
-    socket.on("close", () => resume(Effect.succeed(received)))
-  })
 
 const healthy = () =>
   Effect.tap(TestApp.serve({ database: Database.Test, redis: Redis.Test }), (app) => app.readiness.refresh)
@@ -89,7 +78,7 @@ describe("HTTP contract", () => {
     Effect.gen(function*() {
       const app = yield* healthy()
       expect((yield* app.request("/healthz?verbose=1")).text).toBe("{\"status\":\"ok\"}")
-      expect(((yield* app.request("/readyz?x")).json as TestApp.ReadyBody).status).toBe("ready")
+      expect((yield* TestApp.decodeReport((yield* app.request("/readyz?x")).text)).status).toBe("ready")
     }))
 
   it.scopedLive("an unknown path → 404", () =>
@@ -137,12 +126,12 @@ describe("HTTP contract", () => {
           [`http://example.test/openapi.json`, "\"openapi\""]
         ] as const
       ) {
-        const response = yield* rawRequest(
+        const { received } = yield* Raw.exchange(
           app.port,
           `GET ${target} HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n`
         )
-        expect(response).toMatch(/^HTTP\/1\.1 200 /)
-        expect(response).toContain(expected)
+        expect(received).toMatch(/^HTTP\/1\.1 200 /)
+        expect(received).toContain(expected)
       }
     }))
 
