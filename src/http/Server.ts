@@ -56,6 +56,26 @@ export const targetOf = (url: string | undefined): { readonly path: string; read
   return query === -1 ? { path: target, query: "" } : { path: target.slice(0, query), query: target.slice(query + 1) }
 }
 
+// RFC 3986's authority without userinfo: a registered name or an IP literal, and an optional port.
+const validHost = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::(\d{0,5}))?$/
+
+/**
+ * RFC 9112 §3.2: a request with more than one Host, or a Host that is not a valid authority, is answered 400.
+ * (Node itself answers 400 to an HTTP/1.1 request without one.)
+ */
+export const hasBadHost = (request: Pick<Http.IncomingMessage, "headers" | "rawHeaders">): boolean => {
+  const host = request.headers.host
+  if (host === undefined) return false
+  const match = validHost.exec(host)
+  if (match === null || (match[1] !== undefined && Number(match[1]) > 65535)) return true
+  let count = 0
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i]!
+    if (name.length === 4 && name.toLowerCase() === "host" && ++count > 1) return true
+  }
+  return false
+}
+
 /**
  * The server's limits, each set on purpose (Node's defaults leave a socket that never sends a byte open forever
  * and accept connections until file descriptors run out).
@@ -141,6 +161,7 @@ const make = (options: ListenOptions) =>
     }
 
     const listener = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+      if (hasBadHost(request)) return fail(response, 400)
       const method = request.method
       const target = targetOf(request.url)
       const route = method === "GET" || method === "HEAD" ? routes.get(target.path) : undefined

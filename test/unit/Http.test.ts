@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { ApiLive } from "../../src/http/Http.js"
+import { hasBadHost } from "../../src/http/Server.js"
 import { Database } from "../../src/layers/Database.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness } from "../../src/Readiness.js"
@@ -153,4 +154,23 @@ describe("HTTP contract", () => {
       )
       expect(probes.every((probe) => probe.status === 200 && probe.json !== undefined)).toBe(true)
     }))
+})
+
+describe("the Host header", () => {
+  const bad = (...hosts: ReadonlyArray<string>) => {
+    const rawHeaders = hosts.flatMap((host) => ["Host", host])
+    return hasBadHost({ headers: hosts.length === 0 ? {} : { host: hosts[0]! }, rawHeaders })
+  }
+  it.each(["example.test", "example.test:8080", "127.0.0.1:3000", "[::1]:3000", "[::1]", "a-b.c_d~e", "x:", "%41b"])(
+    "%s is a valid authority",
+    (host) => expect(bad(host)).toBe(false)
+  )
+  it.each(["a b", "x:99999", "a@b", "[::1", "%", "%4", "a/b", "a:b:c", "x:-1", "[zz]"])(
+    "%s is answered 400",
+    (host) => expect(bad(host)).toBe(true)
+  )
+  it("a missing Host is left to Node; a repeated one is a 400", () => {
+    expect(bad()).toBe(false)
+    expect(bad("a", "a")).toBe(true)
+  })
 })
