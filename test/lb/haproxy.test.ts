@@ -140,7 +140,9 @@ const rollingRestart = (drain: number, targets: ReadonlyArray<"s0" | "s1">, mini
     const states = yield* haproxy.serverStates
     const round = (ms: number) => Math.round(ms)
     console.log(
-      `[lb] rolling restart (SHUTDOWN_DRAIN_MS=${drain}): ${result.sent} sent, ${result.succeeded} succeeded, ${result.failed} failed in ${result.durationMs} ms; ${
+      `[lb] rolling restart (SHUTDOWN_DRAIN_MS=${drain}): ${result.sent} sent, ${result.succeeded} succeeded, ${result.failed} failed ${
+        JSON.stringify(result.failedBy)
+      } in ${result.durationMs} ms; ${
         restarts.map((r) =>
           `${r.name}: exit ${r.exit.code ?? r.exit.signal}, DOWN ${round(r.downMs)} ms and exit ${
             round(r.drainMs)

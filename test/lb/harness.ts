@@ -68,6 +68,8 @@ export interface LoadResult {
   readonly failed: number
   /** The first few failures, for the message. */
   readonly failures: ReadonlyArray<Failure>
+  /** Failures counted by what they saw (`status 503`, `ECONNRESET`, ...). */
+  readonly failedBy: Readonly<Record<string, number>>
   readonly durationMs: number
 }
 
@@ -124,6 +126,7 @@ export const startLoad = (options: LoadOptions) =>
     let sent = 0
     let succeeded = 0
     const failures: Array<Failure> = []
+    const failedBy: Record<string, number> = {}
     const client = (index: number) =>
       Effect.acquireUseRelease(
         Effect.sync(() => new Http.Agent({ keepAlive: true, maxSockets: 1 })),
@@ -135,7 +138,10 @@ export const startLoad = (options: LoadOptions) =>
               sent++
               const failure = yield* request(options.port, path, agent, options.timeoutMillis ?? 10_000)
               if (failure === undefined) succeeded++
-              else failures.push({ path, what: failure, atMs: Math.round(now() - startedAt) })
+              else {
+                failures.push({ path, what: failure, atMs: Math.round(now() - startedAt) })
+                failedBy[failure] = (failedBy[failure] ?? 0) + 1
+              }
               yield* Effect.sleep(options.pauseMillis ?? 5)
             }
           }),
@@ -155,6 +161,7 @@ export const startLoad = (options: LoadOptions) =>
           succeeded,
           failed: failures.length,
           failures: failures.slice(0, 20),
+          failedBy,
           durationMs: Math.round(now() - startedAt)
         } satisfies LoadResult
       })
