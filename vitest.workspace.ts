@@ -1,4 +1,4 @@
-// The test projects. `unit` and `integration` are the default suite; `chaos` and `faults` are opt-in and only
+// The test projects. `unit` and `integration` are the default suite; `chaos`, `faults` and `lb` are opt-in and only
 // join a run when named with `--project` (see vitest.config.ts), and refuse to run without their variable.
 import type { TestProjectInlineConfiguration } from "vitest/config"
 
@@ -22,6 +22,14 @@ export const optInProjects = {
   faults: project("faults", ["test/faults/**/*.test.ts"], {
     setupFiles: ["test/faults/optIn.ts"],
     globalSetup: ["test/setup/dependencies.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    fileParallelism: false
+  }),
+  // Real processes behind a real HAProxy: files run one at a time so that their timings do not share the two cores.
+  lb: project("lb", ["test/lb/**/*.test.ts"], {
+    setupFiles: ["test/lb/optIn.ts"],
+    globalSetup: ["test/setup/lb.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     fileParallelism: false

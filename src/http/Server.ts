@@ -225,6 +225,7 @@ const make = (options: ListenOptions) =>
             )
             server.close(() => {
               clearTimeout(forceClose)
+              effectHandler = undefined
               resume(Effect.void)
             })
           })
@@ -238,10 +239,12 @@ const make = (options: ListenOptions) =>
         : { _tag: "UnixAddress", path: String(address) },
       serve: (app, middleware) =>
         Effect.gen(function*() {
+          // Kept until the server has closed, not dropped with the app's scope (which closes first): a request whose
+          // headers were still arriving when the drain ended is in flight too, and must be answered by the app, not
+          // with a 503. Its fibers are not tied to that scope, and what it reads (readiness) outlives the server.
           effectHandler = yield* (middleware === undefined
             ? NodeHttpServer.makeHandler(app)
             : NodeHttpServer.makeHandler(app, middleware))
-          yield* Effect.addFinalizer(() => Effect.sync(() => (effectHandler = undefined)))
         })
     })
   })

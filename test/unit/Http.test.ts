@@ -3,7 +3,11 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Net from "node:net"
 import { ApiLive } from "../../src/http/Http.js"
 import { hasBadHost } from "../../src/http/Server.js"
 import { Database } from "../../src/layers/Database.js"
@@ -153,6 +157,38 @@ describe("HTTP contract", () => {
         { concurrency: 50 }
       )
       expect(probes.every((probe) => probe.status === 200 && probe.json !== undefined)).toBe(true)
+    }))
+
+  // The app's scope closes before the server's: a request still arriving then was answered 503 by the server
+  // instead of by the app, although the server was still finishing its in-flight requests.
+  it.scopedLive("a request to the app still arriving when the service stops is answered by the app in full", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const app = yield* Scope.extend(healthy(), scope)
+      const socket = yield* Effect.acquireRelease(
+        Effect.async<Net.Socket>((resume) => {
+          const socket = Net.connect({ host: "127.0.0.1", port: app.port }, () => resume(Effect.succeed(socket)))
+        }),
+        (socket) => Effect.sync(() => socket.destroy())
+      )
+      const received = new Promise<string>((resolve) => {
+        const chunks: Array<Buffer> = []
+        socket.on("data", (chunk: Buffer) => chunks.push(chunk))
+        socket.on("error", () => {})
+        socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")))
+      })
+      socket.write("GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n")
+      yield* Effect.sleep("50 millis")
+      const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* Effect.sleep("200 millis")
+      socket.write("\r\n")
+      const parsed = Raw.parse(yield* Effect.promise(() => received))
+      yield* Fiber.join(stopping)
+      expect(parsed._tag).toBe("Responses")
+      const [response] = parsed.responses
+      expect(response?.status).toBe(200)
+      expect(response?.headers["connection"]).toBe("close")
+      expect(() => JSON.parse(response?.body ?? "")).not.toThrow()
     }))
 })
 
