@@ -2,16 +2,19 @@
 import type * as HttpServer from "@effect/platform/HttpServer"
 import * as Layer from "effect/Layer"
 import { HttpLive } from "./http/Http.js"
+import { RequestCounterLive, withMetricsRoute } from "./http/MetricsRoutes.js"
 import { ProbeRoutesLive } from "./http/Probes.js"
 import type { FastRoutes } from "./http/Server.js"
+import { Metrics } from "./Metrics.js"
 import { type Dependencies, Readiness, type ReadinessSettings } from "./Readiness.js"
+import { Status } from "./Status.js"
 
 export interface AppLayers<D extends Dependencies, SettingsError, ServerError> {
   /** One check per dependency, in report order: `Dependency.check(Database, Database.Live)`. */
   readonly dependencies: D
   readonly settings: Layer.Layer<ReadinessSettings, SettingsError>
   readonly server: Layer.Layer<
-    HttpServer.HttpServer | Exclude<Layer.Layer.Context<typeof HttpLive>, Readiness>,
+    HttpServer.HttpServer | Exclude<Layer.Layer.Context<typeof HttpLive>, Readiness | Status>,
     ServerError,
     FastRoutes
   >
@@ -21,7 +24,15 @@ export const make = <D extends Dependencies, SettingsError, ServerError>(
   layers: AppLayers<D, SettingsError, ServerError>
 ) => {
   const ReadinessLive = Readiness.layer(layers.dependencies).pipe(Layer.provideMerge(layers.settings))
-  const ServerLive = layers.server.pipe(Layer.provide(ProbeRoutesLive))
-  // The server and readiness stay in the output so tests can find the bound address and the snapshot.
-  return HttpLive.pipe(Layer.provideMerge(ServerLive), Layer.provideMerge(ReadinessLive))
+  // Metrics and the SLA report observe the rounds; the server counts requests into the metrics.
+  const ObservedLive = Layer.merge(Metrics.layer, Status.layer)
+  const ServerLive = layers.server.pipe(
+    Layer.provide(Layer.merge(withMetricsRoute(ProbeRoutesLive), RequestCounterLive))
+  )
+  // The server, readiness, metrics and report stay in the output so tests can find the address and the state.
+  return HttpLive.pipe(
+    Layer.provideMerge(ServerLive),
+    Layer.provideMerge(ObservedLive),
+    Layer.provideMerge(ReadinessLive)
+  )
 }

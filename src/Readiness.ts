@@ -12,10 +12,12 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
 import * as Record from "effect/Record"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as AppConfig from "./AppConfig.js"
 import { type Check, type CheckFailure, type FailureReason, failureReasons } from "./layers/Dependency.js"
 
@@ -107,6 +109,17 @@ const logChanges = (previous: Snapshot | undefined, next: Snapshot) =>
       : Effect.logWarning(`${name} is down: ${result.error}`)
   }, { discard: true })
 
+/** One finished round, as the metrics and the SLA report observe it. */
+export interface Round {
+  /** When the round started and finished, in epoch milliseconds. */
+  readonly startedAt: number
+  readonly finishedAt: number
+  /** What each check returned in this round, with its latency. */
+  readonly results: Readonly<Record<string, CheckResult>>
+  /** The snapshot probes read once this round finished. */
+  readonly reported: Snapshot
+}
+
 export interface ReadinessService {
   /** The latest snapshot, refreshed first (joining any round in flight) only when it is overdue. */
   readonly current: Effect.Effect<Snapshot>
@@ -116,6 +129,12 @@ export interface ReadinessService {
   readonly unsafeFresh: (nowMillis: number) => Snapshot | undefined
   /** `refresh` as one promise shared by every caller while the round runs, for the probe fast path. */
   readonly unsafeRefresh: () => Promise<Snapshot>
+  /**
+   * Every round from the latest finished one on: a subscriber first sees the last round that finished before it
+   * subscribed (if any), then each new one. A subscriber that falls behind loses the oldest rounds; it never slows
+   * the rounds down.
+   */
+  readonly rounds: Stream.Stream<Round>
 }
 
 /** The checks of an app's dependencies, each built by `Dependency.check`. */
@@ -150,11 +169,19 @@ const make = <D extends Dependencies>(
     }
     let published = false
 
+    const finished = yield* PubSub.sliding<Round>({ capacity: 64, replay: 1 })
     const runRound = Effect.gen(function*() {
+      const startedAt = yield* Clock.currentTimeMillis
       const snapshot = yield* runChecks(checks, settings.timeout)
       yield* logChanges(published ? latest : undefined, snapshot)
       latest = snapshot
       published = true
+      yield* PubSub.publish(finished, {
+        startedAt,
+        finishedAt: snapshot.checkedAt,
+        results: snapshot.checks,
+        reported: snapshot
+      })
       return snapshot
     })
 
@@ -201,7 +228,7 @@ const make = <D extends Dependencies>(
       Effect.forkScoped
     )
 
-    return { current, refresh, unsafeFresh, unsafeRefresh }
+    return { current, refresh, unsafeFresh, unsafeRefresh, rounds: Stream.fromPubSub(finished) }
   })
 
 export class Readiness extends Context.Tag("dashboard/Readiness")<Readiness, ReadinessService>() {

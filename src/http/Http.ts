@@ -12,6 +12,7 @@ import { Readiness } from "../Readiness.js"
 import { DashboardApi, healthzPath, openApiPath, readyzPath } from "./Api.js"
 import { healthBody, readinessBody } from "./Probes.js"
 import { targetOf } from "./Server.js"
+import { StatusLive } from "./StatusHttp.js"
 
 const json = (body: string) =>
   HttpServerResponse.text(body, { contentType: "application/json", headers: { "cache-control": "no-store" } })
@@ -62,7 +63,7 @@ const isProbe = (request: HttpServerRequest.HttpServerRequest) => {
   return path === healthzPath || path === readyzPath
 }
 
-export const ApiLive = HttpApiBuilder.api(DashboardApi).pipe(Layer.provide(ProbesLive))
+export const ApiLive = HttpApiBuilder.api(DashboardApi).pipe(Layer.provide([ProbesLive, StatusLive]))
 
 /** Serves the API on whatever `HttpServer` is provided; probes carry no tracer span and no request log. */
 export const HttpLive = HttpApiBuilder.serve().pipe(

@@ -2,6 +2,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Net from "node:net"
@@ -9,6 +10,7 @@ import { ApiLive } from "../../src/http/Http.js"
 import { Database } from "../../src/layers/Database.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness } from "../../src/Readiness.js"
+import { Status } from "../../src/Status.js"
 import * as TestApp from "../support/TestApp.js"
 
 /** Sends raw bytes and reads everything until the server closes the connection. */
@@ -69,7 +71,10 @@ describe("HTTP contract", () => {
     Effect.gen(function*() {
       const app = yield* healthy()
       const web = HttpApiBuilder.toWebHandler(
-        Layer.mergeAll(ApiLive, HttpServer.layerContext).pipe(Layer.provide(Layer.succeed(Readiness, app.readiness)))
+        Layer.mergeAll(ApiLive, HttpServer.layerContext).pipe(
+          Layer.provide(Layer.succeed(Readiness, app.readiness)),
+          Layer.provide(Layer.succeed(Status, Context.get(app.context, Status)))
+        )
       )
       yield* Effect.addFinalizer(() => Effect.promise(() => web.dispose()))
       const viaEffect = yield* Effect.promise(async () => {
