@@ -96,9 +96,9 @@ export class Availability {
     }
   }
 
-  /** The last `minutes` minutes up to `now`, the current one included. */
-  window(now: number, minutes: number): typeof Window.Type {
-    const last = Math.floor(now / minuteMillis)
+  /** The last `minutes` whole minutes up to `end`, the one `end` falls in included (unless `end` starts it). */
+  window(end: number, minutes: number): typeof Window.Type {
+    const last = Math.ceil(end / minuteMillis) - 1
     let observed = 0
     let up = 0
     for (let minute = last - minutes + 1; minute <= last; minute++) {
