@@ -1,4 +1,4 @@
-// The test projects. `unit` and `integration` are the default suite; `chaos` and `faults` are opt-in and only
+// The test projects. `unit` and `integration` are the default suite; `chaos`, `faults` and `prometheus` are opt-in and only
 // join a run when named with `--project` (see vitest.config.ts), and refuse to run without their variable.
 import type { TestProjectInlineConfiguration } from "vitest/config"
 
@@ -18,6 +18,12 @@ export const optInProjects = {
   faults: project("faults", ["test/faults/**/*.test.ts"], {
     setupFiles: ["test/faults/optIn.ts"],
     testTimeout: 60_000,
+    hookTimeout: 60_000,
+    fileParallelism: false
+  }),
+  prometheus: project("prometheus", ["test/prometheus/**/*.test.ts"], {
+    setupFiles: ["test/prometheus/optIn.ts"],
+    testTimeout: 180_000,
     hookTimeout: 60_000,
     fileParallelism: false
   })
