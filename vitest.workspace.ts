@@ -10,13 +10,18 @@ const project = (name: string, include: ReadonlyArray<string>, extra: Record<str
 
 export const defaultProjects = [
   project("unit", ["test/unit/**/*.test.ts"]),
-  project("integration", ["test/integration/**/*.test.ts"], { testTimeout: 30_000 })
+  // Its globalSetup checks that PostgreSQL and Redis are reachable and builds dist/main.js.
+  project("integration", ["test/integration/**/*.test.ts"], {
+    testTimeout: 30_000,
+    globalSetup: ["test/setup/integration.ts"]
+  })
 ]
 
 export const optInProjects = {
   chaos: project("chaos", ["test/chaos/**/*.test.ts"], { setupFiles: ["test/chaos/optIn.ts"] }),
   faults: project("faults", ["test/faults/**/*.test.ts"], {
     setupFiles: ["test/faults/optIn.ts"],
+    globalSetup: ["test/setup/dependencies.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     fileParallelism: false

@@ -1,4 +1,4 @@
-// The whole service as one layer, given its dependencies' checks, its readiness settings and its server.
+// The whole service as one layer, given its dependencies' checks, its settings and its server.
 import type * as HttpServer from "@effect/platform/HttpServer"
 import * as Layer from "effect/Layer"
 import { HttpLive } from "./http/Http.js"
@@ -7,29 +7,33 @@ import { ProbeRoutesLive } from "./http/Probes.js"
 import type { FastRoutes } from "./http/Server.js"
 import { Metrics } from "./Metrics.js"
 import { type Dependencies, Readiness, type ReadinessSettings } from "./Readiness.js"
+import { Shutdown, type ShutdownSettings } from "./Shutdown.js"
 import { Status } from "./Status.js"
 
 export interface AppLayers<D extends Dependencies, SettingsError, ServerError> {
   /** One check per dependency, in report order: `Dependency.check(Database, Database.Live)`. */
   readonly dependencies: D
-  readonly settings: Layer.Layer<ReadinessSettings, SettingsError>
+  readonly settings: Layer.Layer<ReadinessSettings | ShutdownSettings, SettingsError>
   readonly server: Layer.Layer<
-    HttpServer.HttpServer | Exclude<Layer.Layer.Context<typeof HttpLive>, Readiness | Status>,
+    | HttpServer.HttpServer
+    | Exclude<Layer.Layer.Context<typeof HttpLive>, Readiness | ReadinessSettings | Shutdown | Status>,
     ServerError,
-    FastRoutes
+    FastRoutes | Shutdown | ShutdownSettings
   >
 }
 
 export const make = <D extends Dependencies, SettingsError, ServerError>(
   layers: AppLayers<D, SettingsError, ServerError>
 ) => {
-  const ReadinessLive = Readiness.layer(layers.dependencies).pipe(Layer.provideMerge(layers.settings))
+  const Base = Layer.merge(layers.settings, Shutdown.layer)
+  const ReadinessLive = Readiness.layer(layers.dependencies).pipe(Layer.provideMerge(Base))
   // Metrics and the SLA report observe the rounds; the server counts requests into the metrics.
   const ObservedLive = Layer.merge(Metrics.layer, Status.layer)
   const ServerLive = layers.server.pipe(
     Layer.provide(Layer.merge(withMetricsRoute(ProbeRoutesLive), RequestCounterLive))
   )
-  // The server, readiness, metrics and report stay in the output so tests can find the address and the state.
+  // Readiness, its settings, the shutdown state, the metrics, the report and the server stay in the output: main.ts
+  // drains through them, and tests find the bound address and the state there.
   return HttpLive.pipe(
     Layer.provideMerge(ServerLive),
     Layer.provideMerge(ObservedLive),

@@ -20,11 +20,18 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AppConfig from "./AppConfig.js"
 import { type Check, type CheckFailure, type FailureReason, failureReasons } from "./layers/Dependency.js"
+import { Shutdown } from "./Shutdown.js"
+
+export const CheckStatus = Schema.Literal("up", "down")
 
 export const CheckResult = Schema.Struct({
-  status: Schema.Literal("up", "down"),
+  /** The reported state: what the last round saw, once enough consecutive rounds agree (flap damping). */
+  status: CheckStatus,
   latencyMs: Schema.Number,
-  error: Schema.optional(Schema.Literal(...failureReasons))
+  /** Why the last round failed, when it did. */
+  error: Schema.optional(Schema.Literal(...failureReasons)),
+  /** What the last round saw, when damping still holds the reported state back from it. */
+  observed: Schema.optional(CheckStatus)
 })
 export type CheckResult = typeof CheckResult.Type
 
@@ -93,17 +100,73 @@ export class ReadinessSettings extends Context.Tag("dashboard/ReadinessSettings"
   readonly timeout: Duration.Duration
   /** The background refresh period. */
   readonly interval: Duration.Duration
+  /** Consecutive failed rounds before a check is reported down. */
+  readonly failureThreshold: number
+  /** Consecutive successful rounds before a check is reported up again. */
+  readonly successThreshold: number
+  /** The HTTP status of a not-ready answer. */
+  readonly notReadyStatus: 200 | 503
 }>() {
   static readonly Live = Layer.effect(
     ReadinessSettings,
-    Config.all({ timeout: AppConfig.readinessTimeout, interval: AppConfig.readinessInterval })
+    Config.all({
+      timeout: AppConfig.readinessTimeout,
+      interval: AppConfig.readinessInterval,
+      failureThreshold: AppConfig.failureThreshold,
+      successThreshold: AppConfig.successThreshold,
+      notReadyStatus: AppConfig.notReadyStatus
+    })
   )
+
+  /** Today's behaviour: no damping, not ready answered 200. */
+  static readonly make = (
+    options:
+      & { readonly timeout: Duration.DurationInput; readonly interval: Duration.DurationInput }
+      & Partial<
+        { readonly failureThreshold: number; readonly successThreshold: number; readonly notReadyStatus: 200 | 503 }
+      >
+  ): Layer.Layer<ReadinessSettings> =>
+    Layer.succeed(ReadinessSettings, {
+      timeout: Duration.decode(options.timeout),
+      interval: Duration.decode(options.interval),
+      failureThreshold: options.failureThreshold ?? 1,
+      successThreshold: options.successThreshold ?? 1,
+      notReadyStatus: options.notReadyStatus ?? 200
+    })
 }
+
+/**
+ * Flap damping: the reported state of a check changes only after `threshold` consecutive rounds saw the other
+ * state. Returns the damped result and the streak to carry into the next round.
+ */
+export const damp = (
+  previous: { readonly reported: CheckStatus; readonly streak: number } | undefined,
+  observed: CheckResult,
+  thresholds: { readonly failureThreshold: number; readonly successThreshold: number }
+): { readonly result: CheckResult; readonly reported: CheckStatus; readonly streak: number } => {
+  if (previous === undefined || previous.reported === observed.status) {
+    return { result: observed, reported: observed.status, streak: 0 }
+  }
+  const streak = previous.streak + 1
+  const needed = observed.status === "down" ? thresholds.failureThreshold : thresholds.successThreshold
+  if (streak >= needed) return { result: observed, reported: observed.status, streak: 0 }
+  return {
+    result: { ...observed, status: previous.reported, observed: observed.status },
+    reported: previous.reported,
+    streak
+  }
+}
+type CheckStatus = typeof CheckStatus.Type
+
+const shuttingDownResult: CheckResult = { status: "down", latencyMs: 0, error: "shutting down" }
 
 const logChanges = (previous: Snapshot | undefined, next: Snapshot) =>
   Effect.forEach(Object.entries(next.checks), ([name, result]) => {
     const before = previous?.checks[name]
-    if (before !== undefined && before.status === result.status && before.error === result.error) return Effect.void
+    if (
+      before !== undefined && before.status === result.status &&
+      (result.status === "up" || before.error === result.error)
+    ) return Effect.void
     return result.status === "up"
       ? Effect.logInfo(`${name} is up`)
       : Effect.logWarning(`${name} is down: ${result.error}`)
@@ -121,6 +184,8 @@ export interface Round {
 }
 
 export interface ReadinessService {
+  /** The names of the checks, in report order. */
+  readonly names: ReadonlyArray<string>
   /** The latest snapshot, refreshed first (joining any round in flight) only when it is overdue. */
   readonly current: Effect.Effect<Snapshot>
   /** Runs a round now, or joins the one in flight. */
@@ -145,10 +210,11 @@ const make = <D extends Dependencies>(
 ): Effect.Effect<
   ReadinessService,
   Effect.Effect.Error<D[number]>,
-  Effect.Effect.Context<D[number]> | ReadinessSettings | Scope.Scope
+  Effect.Effect.Context<D[number]> | ReadinessSettings | Shutdown | Scope.Scope
 > =>
   Effect.gen(function*() {
     const settings = yield* ReadinessSettings
+    const shutdown = yield* Shutdown
     const built = yield* Effect.all(
       dependencies as ReadonlyArray<
         Effect.Effect<Check, Effect.Effect.Error<D[number]>, Effect.Effect.Context<D[number]>>
@@ -168,21 +234,49 @@ const make = <D extends Dependencies>(
       checks: Record.map(checks, () => ({ status: "down", latencyMs: 0, error: "not initialised" }) as const)
     }
     let published = false
+    const damping = new Map<string, { readonly reported: CheckStatus; readonly streak: number }>()
 
     const finished = yield* PubSub.sliding<Round>({ capacity: 64, replay: 1 })
     const runRound = Effect.gen(function*() {
+      if (shutdown.isShuttingDown()) return latest
       const startedAt = yield* Clock.currentTimeMillis
-      const snapshot = yield* runChecks(checks, settings.timeout)
+      const observed = yield* runChecks(checks, settings.timeout)
+      // A round that ends after shutdown began must not bring `ready` back.
+      if (shutdown.isShuttingDown()) return latest
+      const results = Record.map(observed.checks, (result, name) => {
+        const damped = damp(damping.get(name), result, settings)
+        damping.set(name, { reported: damped.reported, streak: damped.streak })
+        return damped.result
+      })
+      const ready = Object.values(results).every((result) => result.status === "up")
+      const snapshot: Snapshot = {
+        status: ready ? "ready" : "not ready",
+        checkedAt: observed.checkedAt,
+        checks: results
+      }
       yield* logChanges(published ? latest : undefined, snapshot)
       latest = snapshot
       published = true
       yield* PubSub.publish(finished, {
         startedAt,
-        finishedAt: snapshot.checkedAt,
-        results: snapshot.checks,
+        finishedAt: observed.checkedAt,
+        results: observed.checks,
         reported: snapshot
       })
       return snapshot
+    })
+
+    // From the moment shutdown begins, every check reads `shutting down`, and no round changes that.
+    const clock = yield* Effect.clock
+    shutdown.onBegin(() => {
+      latest = {
+        status: "not ready",
+        checkedAt: latest.checkedAt,
+        checks: Record.map(checks, () => shuttingDownResult)
+      }
+      // Observers see the service reported down from here, though no check ran.
+      const now = clock.unsafeCurrentTimeMillis()
+      finished.unsafeOffer({ startedAt: now, finishedAt: now, results: {}, reported: latest })
     })
 
     // Single flight: the round in flight is a fiber in the service's scope, joined by every caller that arrives
@@ -202,7 +296,7 @@ const make = <D extends Dependencies>(
     }
 
     const unsafeFresh = (nowMillis: number): Snapshot | undefined =>
-      nowMillis - latest.checkedAt <= overdueAfterMillis ? latest : undefined
+      nowMillis - latest.checkedAt <= overdueAfterMillis || shutdown.isShuttingDown() ? latest : undefined
 
     const current: Effect.Effect<Snapshot> = Effect.flatMap(
       Clock.currentTimeMillis,
@@ -224,11 +318,19 @@ const make = <D extends Dependencies>(
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("readiness round failed", cause)
       ),
-      Effect.forever,
+      // Once shutdown begins the report is fixed, and the loop ends.
+      Effect.repeat({ until: () => shutdown.isShuttingDown() }),
       Effect.forkScoped
     )
 
-    return { current, refresh, unsafeFresh, unsafeRefresh, rounds: Stream.fromPubSub(finished) }
+    return {
+      names: Object.keys(checks),
+      current,
+      refresh,
+      unsafeFresh,
+      unsafeRefresh,
+      rounds: Stream.fromPubSub(finished)
+    }
   })
 
 export class Readiness extends Context.Tag("dashboard/Readiness")<Readiness, ReadinessService>() {
@@ -241,6 +343,6 @@ export class Readiness extends Context.Tag("dashboard/Readiness")<Readiness, Rea
   ): Layer.Layer<
     Readiness,
     Effect.Effect.Error<D[number]>,
-    Exclude<Effect.Effect.Context<D[number]>, Scope.Scope> | ReadinessSettings
+    Exclude<Effect.Effect.Context<D[number]>, Scope.Scope> | ReadinessSettings | Shutdown
   > => Layer.scoped(Readiness, make(dependencies))
 }

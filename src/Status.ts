@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { failureReasons } from "./layers/Dependency.js"
-import { type CheckResult, Readiness, ReadinessStatus, type Round } from "./Readiness.js"
+import { Readiness, ReadinessStatus, type Round } from "./Readiness.js"
 
 const Reason = Schema.Literal(...failureReasons)
 
@@ -206,25 +206,23 @@ export class History {
   record(round: Round): void {
     const at = round.finishedAt
     const previousAt = this.lastAt ?? at
-    for (const [name, result] of Object.entries(round.results)) {
-      this.dependency(name, at, result).latencies.add(at, result.latencyMs)
-    }
+    // The report follows the reported state (flap damping included); a reason shows only while down.
     for (const [name, reported] of Object.entries(round.reported.checks)) {
-      const { series } = this.dependency(name, at, reported)
-      if (this.lastAt !== undefined) series.observe(previousAt, at, reported.status, reported.error)
+      const error = reported.status === "down" ? reported.error : undefined
+      const entry = this.dependencies.get(name)
+      if (entry === undefined) {
+        const series = new Series<"up" | "down">(at, reported.status, error, "up")
+        this.dependencies.set(name, { series, latencies: new Latencies() })
+      } else {
+        entry.series.observe(previousAt, at, reported.status, error)
+      }
+    }
+    for (const [name, result] of Object.entries(round.results)) {
+      this.dependencies.get(name)?.latencies.add(at, result.latencyMs)
     }
     if (this.service === undefined) this.service = new Series(at, round.reported.status, undefined, "ready")
     else this.service.observe(previousAt, at, round.reported.status, undefined)
     this.lastAt = Math.max(at, previousAt)
-  }
-
-  private dependency(name: string, at: number, first: CheckResult) {
-    let entry = this.dependencies.get(name)
-    if (entry === undefined) {
-      entry = { series: new Series<"up" | "down">(at, first.status, first.error, "up"), latencies: new Latencies() }
-      this.dependencies.set(name, entry)
-    }
-    return entry
   }
 
   report(now: number): StatusReport {

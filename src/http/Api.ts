@@ -8,6 +8,7 @@ import { CheckResult, ReadinessStatus } from "../Readiness.js"
 import { StatusApi } from "./StatusApi.js"
 
 export const healthzPath = "/healthz"
+export const livezPath = "/livez"
 export const readyzPath = "/readyz"
 export const openApiPath = "/openapi.json"
 
@@ -22,6 +23,11 @@ export const ReadinessReport = Schema.Struct({
   ageMs: Schema.Number
 })
 
+export const ReadinessParams = Schema.Struct({
+  exclude: Schema.optional(Schema.Union(Schema.String, Schema.Array(Schema.String))),
+  verbose: Schema.optional(Schema.String)
+})
+
 export class ProbesApi extends HttpApiGroup.make("probes")
   .add(
     HttpApiEndpoint.get("healthz", healthzPath).addSuccess(Health).annotate(
@@ -30,10 +36,29 @@ export class ProbesApi extends HttpApiGroup.make("probes")
     )
   )
   .add(
-    HttpApiEndpoint.get("readyz", readyzPath).addSuccess(ReadinessReport).annotate(
+    HttpApiEndpoint.get("livez", livezPath).addSuccess(Health).annotate(
       OpenApi.Description,
-      "Readiness: always 200 while alive; `status` says whether every dependency is usable now."
+      "Liveness under its Kubernetes name: the same answer as /healthz."
     )
+  )
+  .add(
+    HttpApiEndpoint.get("readyz", readyzPath)
+      .setUrlParams(ReadinessParams)
+      .addSuccess(ReadinessReport)
+      .annotate(
+        OpenApi.Description,
+        "Readiness: 200 while alive (503 when not ready with READYZ_NOT_READY_STATUS=503); `status` says whether " +
+          "every dependency is usable now. `?exclude=name` leaves a check out, `?verbose` answers the Kubernetes " +
+          "plain-text form, `Accept: application/health+json` the IETF health check format."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("readyzCheck", `${readyzPath}/:name`)
+      .setPath(Schema.Struct({ name: Schema.String }))
+      .setUrlParams(ReadinessParams)
+      .addSuccess(ReadinessReport)
+      .addError(Schema.Void, { status: 404 })
+      .annotate(OpenApi.Description, "Readiness of one check (`database`, `redis`); 404 for an unknown check.")
   )
 {}
 

@@ -8,26 +8,43 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Readiness } from "../Readiness.js"
-import { DashboardApi, healthzPath, openApiPath, readyzPath } from "./Api.js"
-import { healthBody, readinessBody } from "./Probes.js"
-import { targetOf } from "./Server.js"
+import { Readiness, ReadinessSettings } from "../Readiness.js"
+import { DashboardApi, healthzPath, livezPath, openApiPath, readyzPath } from "./Api.js"
+import { healthBody, jsonHeaders, readinessAnswer, readinessQuery } from "./Probes.js"
+import { type FastAnswer, targetOf } from "./Server.js"
 import { StatusLive } from "./StatusHttp.js"
 
-const json = (body: string) =>
-  HttpServerResponse.text(body, { contentType: "application/json", headers: { "cache-control": "no-store" } })
+const toResponse = (answer: FastAnswer) =>
+  HttpServerResponse.text(answer.body, {
+    status: answer.status,
+    contentType: answer.headers["content-type"]!,
+    headers: { "cache-control": "no-store" }
+  })
 
+const health = toResponse({ status: 200, headers: jsonHeaders, body: healthBody })
+
+// The server answers GET and HEAD on the probes from its fast routes; these handlers give the same answers to
+// whatever reaches the Effect app directly (a web handler, a test), and are what the OpenAPI document describes.
 export const ProbesLive = HttpApiBuilder.group(DashboardApi, "probes", (handlers) =>
   Effect.gen(function*() {
     const readiness = yield* Readiness
+    const settings = yield* ReadinessSettings
+    const answer = (only?: string) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const snapshot = yield* readiness.current
+        const query = readinessQuery({ query: targetOf(request.url).query, headers: request.headers }, only)
+        return toResponse(readinessAnswer(snapshot, query, yield* Clock.currentTimeMillis, settings.notReadyStatus))
+      })
     return handlers
-      .handle("healthz", () => Effect.succeed(json(healthBody)))
-      .handle("readyz", () =>
-        Effect.gen(function*() {
-          const snapshot = yield* readiness.current
-          return json(readinessBody(snapshot, yield* Clock.currentTimeMillis))
-        }))
+      .handle("healthz", () => Effect.succeed(health))
+      .handle("livez", () => Effect.succeed(health))
+      .handle("readyz", () => answer())
+      .handle("readyzCheck", ({ path }) =>
+        readiness.names.includes(path.name) ? answer(path.name) : Effect.fail(undefined))
   }))
+
+const getAndHead = ["GET", "HEAD"]
 
 /** The methods each known path answers, read from the API definition; HEAD is served wherever GET is. */
 const routes: ReadonlyMap<string, ReadonlyArray<string>> = (() => {
@@ -47,20 +64,24 @@ const routes: ReadonlyMap<string, ReadonlyArray<string>> = (() => {
  * catch-all route is the place for it: the router has already answered by the time a server middleware runs.
  */
 const MethodNotAllowedLive = HttpApiBuilder.Router.use((router) =>
-  router.all(
-    "*",
-    Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-      const allowed = routes.get(targetOf(request.url).path)
-      return allowed === undefined
-        ? HttpServerResponse.empty({ status: 404 })
-        : HttpServerResponse.empty({ status: 405, headers: { allow: allowed.join(", ") } })
-    })
-  )
+  Effect.flatMap(Readiness, (readiness) =>
+    router.all(
+      "*",
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const path = targetOf(request.url).path
+        const check = path.startsWith(`${readyzPath}/`) ? path.slice(readyzPath.length + 1) : undefined
+        const allowed = check !== undefined && readiness.names.includes(check) ? getAndHead : routes.get(path)
+        return allowed === undefined
+          ? HttpServerResponse.empty({ status: 404 })
+          : HttpServerResponse.empty({ status: 405, headers: { allow: allowed.join(", ") } })
+      })
+    ))
 )
 
 const isProbe = (request: HttpServerRequest.HttpServerRequest) => {
   const path = targetOf(request.url).path
-  return path === healthzPath || path === readyzPath
+  return path === healthzPath || path === livezPath || path.startsWith(readyzPath)
 }
 
 export const ApiLive = HttpApiBuilder.api(DashboardApi).pipe(Layer.provide([ProbesLive, StatusLive]))

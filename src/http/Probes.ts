@@ -1,50 +1,158 @@
-// The probes: their bodies, encoded once so the Node fast path and the Effect handlers answer byte for byte alike,
-// and the fast routes that serve them from the readiness snapshot.
+// The probes: what each answers, encoded here once so the Node fast path and the Effect handlers answer byte for
+// byte alike, and the fast routes that serve them from the readiness snapshot (no probe ever reaches a dependency).
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Readiness, type Snapshot } from "../Readiness.js"
-import { type Health, healthzPath, type ReadinessReport, readyzPath } from "./Api.js"
-import { type FastAnswer, type FastRoute, FastRoutes } from "./Server.js"
+import { type CheckResult, Readiness, ReadinessSettings, type Snapshot } from "../Readiness.js"
+import { type Health, healthzPath, livezPath, type ReadinessReport, readyzPath } from "./Api.js"
+import { type FastAnswer, type FastRequest, type FastRoute, FastRoutes } from "./Server.js"
 
 export const jsonHeaders = { "content-type": "application/json", "cache-control": "no-store" } as const
+const healthJsonHeaders = { "content-type": "application/health+json", "cache-control": "no-store" } as const
+const textHeaders = { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } as const
 
 export const healthBody = JSON.stringify({ status: "ok" } satisfies typeof Health.Encoded)
 
 // Everything but the age is fixed for a snapshot, so it is encoded once per snapshot, not once per probe.
 const encodedPrefixes = new WeakMap<Snapshot, string>()
 
+const encodeReport = (status: Snapshot["status"], checkedAt: number, checks: Snapshot["checks"], ageMs: number) =>
+  JSON.stringify(
+    {
+      status,
+      checkedAt: new Date(checkedAt).toISOString(),
+      checks,
+      ageMs
+    } satisfies typeof ReadinessReport.Encoded
+  )
+
 export const readinessBody = (snapshot: Snapshot, nowMillis: number): string => {
   let prefix = encodedPrefixes.get(snapshot)
   if (prefix === undefined) {
-    const report: Omit<typeof ReadinessReport.Encoded, "ageMs"> = {
-      status: snapshot.status,
-      checkedAt: new Date(snapshot.checkedAt).toISOString(),
-      checks: snapshot.checks
-    }
-    const json = JSON.stringify(report)
-    prefix = `${json.slice(0, -1)},"ageMs":`
+    const json = encodeReport(snapshot.status, snapshot.checkedAt, snapshot.checks, 0)
+    prefix = json.slice(0, json.lastIndexOf("0}"))
     encodedPrefixes.set(snapshot, prefix)
   }
   return `${prefix}${Math.max(0, nowMillis - snapshot.checkedAt)}}`
 }
 
-/** The probes as fast routes: `/healthz` touches nothing, `/readyz` reads the snapshot. */
+/** What a readiness probe asked for: which checks count, and in which form. */
+export interface ReadinessQuery {
+  /** Only this check (`/readyz/<name>`), or every check. */
+  readonly only?: string
+  /** Checks left out (`?exclude=name`, repeatable; unknown names are ignored, as Kubernetes does). */
+  readonly exclude: ReadonlyArray<string>
+  /** `?verbose`: the Kubernetes plain-text form. */
+  readonly verbose: boolean
+  /** `Accept: application/health+json`: the IETF health check response format. */
+  readonly healthJson: boolean
+}
+
+const plainQuery: ReadinessQuery = { exclude: [], verbose: false, healthJson: false }
+
+const acceptsHealthJson = (accept: string | undefined): boolean =>
+  accept !== undefined && accept.includes("health+json") &&
+  accept.split(",").some((range) => {
+    const [type, ...parameters] = range.split(";").map((part) => part.trim().toLowerCase())
+    return type === "application/health+json" && !parameters.some((p) => /^q=0(\.0*)?$/.test(p))
+  })
+
+export const readinessQuery = (request: Pick<FastRequest, "query" | "headers">, only?: string): ReadinessQuery => {
+  const healthJson = acceptsHealthJson(request.headers.accept)
+  if (request.query === "" && only === undefined && !healthJson) return plainQuery
+  const params = new URLSearchParams(request.query)
+  return {
+    ...(only === undefined ? {} : { only }),
+    exclude: params.getAll("exclude"),
+    verbose: params.has("verbose"),
+    healthJson
+  }
+}
+
+const componentType = (name: string) => name === "database" || name === "redis" ? "datastore" : "component"
+
+/** The answer to a readiness probe, from a snapshot: the status code says ready or not in the 503 mode. */
+export const readinessAnswer = (
+  snapshot: Snapshot,
+  query: ReadinessQuery,
+  nowMillis: number,
+  notReadyStatus: 200 | 503
+): FastAnswer => {
+  if (query === plainQuery) {
+    return {
+      status: snapshot.status === "ready" ? 200 : notReadyStatus,
+      headers: jsonHeaders,
+      body: readinessBody(snapshot, nowMillis)
+    }
+  }
+  const included = Object.entries(snapshot.checks).filter(([name]) =>
+    query.only === undefined ? !query.exclude.includes(name) : name === query.only
+  )
+  const ready = included.every(([, result]) => result.status === "up")
+  const status = ready ? 200 : notReadyStatus
+  if (query.verbose) {
+    const lines = Object.entries(snapshot.checks).flatMap(([name, result]): Array<string> => {
+      if (query.only !== undefined && name !== query.only) return []
+      if (query.exclude.includes(name) && query.only === undefined) return [`[+]${name} excluded: ok`]
+      return [result.status === "up" ? `[+]${name} ok` : `[-]${name} failed: ${result.error ?? "unavailable"}`]
+    })
+    lines.push(`readyz check ${ready ? "passed" : "failed"}`)
+    return { status, headers: textHeaders, body: `${lines.join("\n")}\n` }
+  }
+  if (query.healthJson) {
+    const time = new Date(snapshot.checkedAt).toISOString()
+    const component = ([name, result]: [string, CheckResult]) =>
+      [`${name}:responseTime`, [{
+        componentType: componentType(name),
+        observedValue: result.latencyMs,
+        observedUnit: "ms",
+        status: result.status === "up" ? "pass" : "fail",
+        time,
+        ...(result.error === undefined ? {} : { output: result.error })
+      }]] as const
+    return {
+      status,
+      headers: healthJsonHeaders,
+      body: JSON.stringify({
+        status: ready ? "pass" : "fail",
+        description: "dashboard readiness",
+        checks: Object.fromEntries(included.map(component))
+      })
+    }
+  }
+  return {
+    status,
+    headers: jsonHeaders,
+    body: encodeReport(
+      ready ? "ready" : "not ready",
+      snapshot.checkedAt,
+      Object.fromEntries(included),
+      Math.max(0, nowMillis - snapshot.checkedAt)
+    )
+  }
+}
+
+const healthAnswer: FastAnswer = { status: 200, headers: jsonHeaders, body: healthBody }
+
+/** The probes as fast routes: liveness touches nothing; readiness, whole or per check, reads the snapshot. */
 export const ProbeRoutesLive = Layer.effect(
   FastRoutes,
   Effect.gen(function*() {
     const readiness = yield* Readiness
+    const settings = yield* ReadinessSettings
     const clock = yield* Effect.clock
-    const health: FastAnswer = { status: 200, headers: jsonHeaders, body: healthBody }
-    const answer = (snapshot: Snapshot): FastAnswer => ({
-      status: 200,
-      headers: jsonHeaders,
-      body: readinessBody(snapshot, clock.unsafeCurrentTimeMillis())
-    })
-    const ready: FastRoute = () => {
+    const readinessRoute = (only?: string): FastRoute => (request) => {
+      const query = readinessQuery(request, only)
+      const answer = (snapshot: Snapshot) =>
+        readinessAnswer(snapshot, query, clock.unsafeCurrentTimeMillis(), settings.notReadyStatus)
       const snapshot = readiness.unsafeFresh(clock.unsafeCurrentTimeMillis())
       // Overdue: every probe waits on the same round, bounded by the check budget.
       return snapshot === undefined ? readiness.unsafeRefresh().then(answer) : answer(snapshot)
     }
-    return new Map<string, FastRoute>([[healthzPath, () => health], [readyzPath, ready]])
+    return new Map<string, FastRoute>([
+      [healthzPath, () => healthAnswer],
+      [livezPath, () => healthAnswer],
+      [readyzPath, readinessRoute()],
+      ...readiness.names.map((name) => [`${readyzPath}/${name}`, readinessRoute(name)] as const)
+    ])
   })
 )

@@ -1,4 +1,4 @@
-// The Node HTTP server behind the Effect app. It knows nothing of readiness: it is given fast routes (a path and a
+// The Node HTTP server behind the Effect app. It knows nothing of readiness, only whether the service is shutting down: it is given fast routes (a path and a
 // synchronous or promised answer) and serves them straight from the Node request listener, because the Effect
 // request pipeline (fiber, request wrapper, router) costs several times what a probe's answer does. Every other
 // request goes to the Effect app through @effect/platform-node's own handler.
@@ -15,6 +15,7 @@ import * as Runtime from "effect/Runtime"
 import { readFileSync } from "node:fs"
 import * as Http from "node:http"
 import * as AppConfig from "../AppConfig.js"
+import { closeAllConnectionsAfter, Shutdown, ShutdownSettings } from "../Shutdown.js"
 
 /** What a fast route sees of a request. */
 export interface FastRequest {
@@ -79,6 +80,26 @@ export const targetOf = (url: string | undefined): { readonly path: string; read
   return query === -1 ? { path: target, query: "" } : { path: target.slice(0, query), query: target.slice(query + 1) }
 }
 
+// RFC 3986's authority without userinfo: a registered name or an IP literal, and an optional port.
+const validHost = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::(\d{0,5}))?$/
+
+/**
+ * RFC 9112 §3.2: a request with more than one Host, or a Host that is not a valid authority, is answered 400.
+ * (Node itself answers 400 to an HTTP/1.1 request without one.)
+ */
+export const hasBadHost = (request: Pick<Http.IncomingMessage, "headers" | "rawHeaders">): boolean => {
+  const host = request.headers.host
+  if (host === undefined) return false
+  const match = validHost.exec(host)
+  if (match === null || (match[1] !== undefined && Number(match[1]) > 65535)) return true
+  let count = 0
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i]!
+    if (name.length === 4 && name.toLowerCase() === "host" && ++count > 1) return true
+  }
+  return false
+}
+
 /**
  * The server's limits, each set on purpose (Node's defaults leave a socket that never sends a byte open forever
  * and accept connections until file descriptors run out).
@@ -129,15 +150,14 @@ export interface ListenOptions {
   readonly limits?: Partial<Limits>
 }
 
-/** How long shutdown waits for in-flight requests before it closes their connections. */
-const drainTimeoutMillis = 4_000
-
 const make = (options: ListenOptions) =>
   Effect.gen(function*() {
     const counter = Option.getOrUndefined(yield* Effect.serviceOption(RequestCounter))
     const routes: ReadonlyMap<string, FastRoute> = counter === undefined
       ? yield* FastRoutes
       : new Map([...yield* FastRoutes].map(([path, route]) => [path, countedRoute(route, counter.fastRoute(path))]))
+    const shutdown = yield* Shutdown
+    const shutdownSettings = yield* ShutdownSettings
     const limits: Limits = { ...defaultLimits, ...options.limits }
     const runtime = yield* Effect.runtime<never>()
     const logError = (message: string, error: unknown) =>
@@ -147,13 +167,14 @@ const make = (options: ListenOptions) =>
         )
       )
     let effectHandler: ((request: Http.IncomingMessage, response: Http.ServerResponse) => void) | undefined
-    // While shutting down, every answer closes its connection, so keep-alive clients reconnect elsewhere instead of
-    // sending their next request to a process that is going away.
-    let draining = false
+    // While shutting down (the drain included), every answer closes its connection, so keep-alive clients and load
+    // balancers reconnect elsewhere instead of sending their next request to a process that is going away, and no
+    // idle keep-alive connection is left for the close to cut under a request that is just being sent.
+    const draining = shutdown.isShuttingDown
 
     const write = (response: Http.ServerResponse, method: string, answer: FastAnswer) => {
       if (response.headersSent || response.destroyed) return
-      if (draining) response.setHeader("connection", "close")
+      if (draining()) response.setHeader("connection", "close")
       response.writeHead(answer.status, {
         ...answer.headers,
         "content-length": Buffer.byteLength(answer.body)
@@ -167,6 +188,7 @@ const make = (options: ListenOptions) =>
     }
 
     const listener = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+      if (hasBadHost(request)) return fail(response, 400)
       const method = request.method
       const target = targetOf(request.url)
       const route = method === "GET" || method === "HEAD" ? routes.get(target.path) : undefined
@@ -179,7 +201,7 @@ const make = (options: ListenOptions) =>
         return write(response, method, answer)
       }
       if (effectHandler === undefined) return fail(response, 503)
-      if (draining) response.setHeader("connection", "close")
+      if (draining()) response.setHeader("connection", "close")
       // The app routes on the path: an absolute-form target is handed over in origin-form.
       if (target.path.charCodeAt(0) === 47) {
         request.url = target.query === "" ? target.path : `${target.path}?${target.query}`
@@ -223,15 +245,21 @@ const make = (options: ListenOptions) =>
         })
       }),
       () =>
-        Effect.async<void>((resume) => {
-          // close() stops accepting, lets in-flight requests finish and drops idle keep-alive connections.
-          draining = true
-          const forceClose = setTimeout(() => server.closeAllConnections(), drainTimeoutMillis)
-          server.close(() => {
-            clearTimeout(forceClose)
-            resume(Effect.void)
+        Effect.zipRight(
+          shutdown.begin,
+          Effect.async<void>((resume) => {
+            // close() stops accepting, lets in-flight requests finish and drops idle keep-alive connections; what is
+            // still open when the shutdown timeout nears is cut, leaving the rest of it to the pool and the client.
+            const forceClose = setTimeout(
+              () => server.closeAllConnections(),
+              closeAllConnectionsAfter(shutdownSettings.timeout)
+            )
+            server.close(() => {
+              clearTimeout(forceClose)
+              resume(Effect.void)
+            })
           })
-        })
+        )
     )
 
     const address = server.address()
@@ -253,13 +281,13 @@ const make = (options: ListenOptions) =>
 export const layer = (options: ListenOptions): Layer.Layer<
   HttpServer.HttpServer | Layer.Layer.Success<typeof HttpServer.layerContext>,
   ServeError,
-  FastRoutes
+  FastRoutes | Shutdown | ShutdownSettings
 > => Layer.merge(Layer.scoped(HttpServer.HttpServer, make(options)), HttpServer.layerContext)
 
 export const Live: Layer.Layer<
   HttpServer.HttpServer | Layer.Layer.Success<typeof HttpServer.layerContext>,
   ServeError | ConfigError.ConfigError,
-  FastRoutes
+  FastRoutes | Shutdown | ShutdownSettings
 > = Layer.unwrapEffect(
   Effect.map(
     Config.all({ port: AppConfig.port, host: AppConfig.host, maxConnections: AppConfig.maxConnections }),

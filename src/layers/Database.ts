@@ -12,7 +12,8 @@ import Pg from "pg"
 import * as AppConfig from "../AppConfig.js"
 import { ReadinessSettings } from "../Readiness.js"
 import * as Chaos from "./Chaos.js"
-import { type FailureReason, reasonOf } from "./Dependency.js"
+import { type FailureReason } from "./Dependency.js"
+import { reasonOfPostgresError } from "./PostgresErrors.js"
 
 export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")<{
   readonly reason: FailureReason
@@ -66,7 +67,9 @@ const makeDatabase = (options: DatabaseOptions) =>
     return Database.of({
       ping: sql`SELECT 1`.pipe(
         Effect.asVoid,
-        Effect.mapError((error) => new DatabaseUnavailable({ reason: reasonOf(error.cause), cause: error })),
+        Effect.mapError((error) =>
+          new DatabaseUnavailable({ reason: reasonOfPostgresError(error.cause), cause: error })
+        ),
         Effect.withSpan("Database.ping")
       )
     })

@@ -1,5 +1,7 @@
-// What the dependency layers share: the failure categories a readiness report may show, how a driver's error
-// becomes one, and the rule that a dependency layer which cannot be built leaves the service up but not ready.
+// What the dependency layers share: the failure categories a readiness report may show, what Node itself says about
+// a connection (network and TLS error codes), how a driver error's cause chain is read, and the rule that a
+// dependency layer which cannot be built leaves the service up but not ready. What one driver or server says lives
+// beside its layer (PostgresErrors.ts, RedisErrors.ts).
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -15,7 +17,15 @@ export const failureReasons = [
   "timeout",
   "host not found",
   "authentication failed",
+  "permission denied",
   "database not found",
+  "too many connections",
+  "out of memory",
+  "disk full",
+  "insufficient resources",
+  "certificate not trusted",
+  "tls not supported",
+  "tls handshake failed",
   "shutting down",
   "loading",
   "not connected",
@@ -32,62 +42,97 @@ export interface CheckFailure {
   readonly reason: FailureReason
 }
 
-const codeReasons: Record<string, FailureReason> = {
+/** Reads one error (not its causes) into a category, or says nothing. */
+export type Classifier = (error: unknown) => FailureReason | undefined
+
+// What Node reports for a socket, whatever speaks over it.
+const nodeCodeReasons: Record<string, FailureReason> = {
   ECONNREFUSED: "connection refused",
   ECONNRESET: "connection reset",
   EPIPE: "connection reset",
   ETIMEDOUT: "timeout",
   ENOTFOUND: "host not found",
   EAI_AGAIN: "host not found",
-  // PostgreSQL SQLSTATE codes
-  "28000": "authentication failed",
-  "28P01": "authentication failed",
-  "3D000": "database not found",
-  "57P01": "shutting down",
-  "57P02": "shutting down",
-  "57P03": "loading",
-  "57014": "timeout"
+  // TLS: the server's certificate does not verify against the trusted CAs or the host name.
+  DEPTH_ZERO_SELF_SIGNED_CERT: "certificate not trusted",
+  SELF_SIGNED_CERT_IN_CHAIN: "certificate not trusted",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "certificate not trusted",
+  UNABLE_TO_GET_ISSUER_CERT: "certificate not trusted",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "certificate not trusted",
+  CERT_HAS_EXPIRED: "certificate not trusted",
+  CERT_NOT_YET_VALID: "certificate not trusted",
+  CERT_REVOKED: "certificate not trusted",
+  CERT_UNTRUSTED: "certificate not trusted",
+  CERT_REJECTED: "certificate not trusted",
+  CERT_SIGNATURE_FAILURE: "certificate not trusted",
+  ERR_TLS_CERT_ALTNAME_INVALID: "certificate not trusted",
+  HOSTNAME_MISMATCH: "certificate not trusted",
+  // TLS: the handshake itself failed (protocol versions, ciphers, a peer that does not speak TLS).
+  EPROTO: "tls handshake failed"
 }
 
-const messageReasons: ReadonlyArray<readonly [RegExp, FailureReason]> = [
-  [/timed? ?out|timeout/i, "timeout"],
-  [/NOAUTH|WRONGPASS|password authentication|authentication failed/i, "authentication failed"],
-  [/^LOADING/, "loading"],
-  [/Connection terminated|Connection is closed|socket hang up|ended by the other party/i, "connection closed"],
-  [/isn't writeable|not connected/i, "not connected"]
-]
-
-const codeOf = (error: unknown): string | undefined => {
+export const codeOf = (error: unknown): string | undefined => {
   if (typeof error !== "object" || error === null || !("code" in error)) return undefined
   return typeof error.code === "string" ? error.code : undefined
 }
 
-const messageOf = (error: unknown): string =>
+export const messageOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
     ? error.message
     : ""
+
+/** The first category whose pattern matches the error's message. */
+export const byMessage = (patterns: ReadonlyArray<readonly [RegExp, FailureReason]>): Classifier => (error) => {
+  const message = messageOf(error)
+  if (message === "") return undefined
+  for (const [pattern, reason] of patterns) {
+    if (pattern.test(message)) return reason
+  }
+  return undefined
+}
+
+/** What Node says about a socket or a TLS session: the network and TLS error codes. */
+export const nodeReason: Classifier = (error) => {
+  const code = codeOf(error)
+  if (code === undefined) return undefined
+  if (code in nodeCodeReasons) return nodeCodeReasons[code]!
+  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_")) return "tls handshake failed"
+  return undefined
+}
+
+/** The categories a driver's built-in reconnection may retry quickly: the network, not the server, said no. */
+export const networkReasons: ReadonlySet<FailureReason> = new Set([
+  "connection refused",
+  "connection reset",
+  "connection closed",
+  "timeout",
+  "host not found",
+  "not connected"
+])
 
 const nameOf = (error: unknown): string =>
   typeof error === "object" && error !== null
     ? "_tag" in error && typeof error._tag === "string" ? error._tag : error.constructor.name
     : typeof error
 
-/** Reads a driver error (following `cause` chains and aggregated connect errors) into a failure category. */
-export const reasonOf = (error: unknown, depth = 0): FailureReason => {
-  if (depth > 5 || error === undefined || error === null) return "unavailable"
-  const code = codeOf(error)
-  if (code !== undefined && code in codeReasons) return codeReasons[code]!
-  if (error instanceof AggregateError && error.errors.length > 0) return reasonOf(error.errors[0], depth + 1)
-  const message = messageOf(error)
-  for (const [pattern, reason] of messageReasons) {
-    if (pattern.test(message)) return reason
+/**
+ * Reads an error into a category: the driver's classifier first, then Node's codes, at each step of its `cause`
+ * chain (and the first of an aggregated connect error's attempts).
+ */
+export const reasonOfWith = (classify: Classifier) => {
+  const walk = (error: unknown, depth: number): FailureReason => {
+    if (depth > 5 || error === undefined || error === null) return "unavailable"
+    const here = classify(error) ?? nodeReason(error)
+    if (here !== undefined) return here
+    if (error instanceof AggregateError && error.errors.length > 0) return walk(error.errors[0], depth + 1)
+    if (typeof error === "object" && "cause" in error && error.cause !== error) return walk(error.cause, depth + 1)
+    return "unavailable"
   }
-  if (typeof error === "object" && "cause" in error && error.cause !== error) {
-    const inner = reasonOf(error.cause, depth + 1)
-    if (inner !== "unavailable") return inner
-  }
-  return "unavailable"
+  return (error: unknown): FailureReason => walk(error, 0)
 }
+
+/** Node's codes only: for an error whose driver is not known. */
+export const reasonOf = reasonOfWith(() => undefined)
 
 /**
  * A dependency layer that cannot be built (bad options, a constructor that throws) must not take the process

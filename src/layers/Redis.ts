@@ -11,7 +11,8 @@ import { Redis as IORedis } from "ioredis"
 import * as AppConfig from "../AppConfig.js"
 import { ReadinessSettings } from "../Readiness.js"
 import * as Chaos from "./Chaos.js"
-import { type FailureReason, reasonOf } from "./Dependency.js"
+import { type FailureReason } from "./Dependency.js"
+import { isRefusal, reasonOfRedisError, redisUrlProblem } from "./RedisErrors.js"
 
 export class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{
   readonly reason: FailureReason
@@ -37,10 +38,21 @@ const makeRedis = (options: RedisOptions) =>
   Effect.gen(function*() {
     const timeoutMillis = Math.max(1, Math.round(Duration.toMillis(options.timeout)))
     const maxReconnectDelay = Duration.toMillis(options.maxReconnectDelay ?? Duration.millis(250))
+    // Why the client last failed, and why the server turned the current connection away (its AUTH or SELECT failed,
+    // or it had no room for another client), if it did.
+    let lastError: unknown = undefined
+    let refused: unknown = undefined
+    // Network failures since a PING last went through: ioredis's own counter restarts at every TCP connect, so a
+    // server that accepts and then says no would be retried every 50 ms forever.
+    let failedAttempts = 0
+    let released = false
     const client = yield* Effect.acquireRelease(
       Effect.try({
-        try: () =>
-          new IORedis(Redacted.value(options.url), {
+        try: () => {
+          const url = Redacted.value(options.url)
+          const problem = redisUrlProblem(new URL(url))
+          if (problem !== undefined) throw new Error(`REDIS_URL ${problem}`)
+          return new IORedis(url, {
             // Fail at once while disconnected instead of queueing, and never replay a command after a reconnect:
             // a readiness answer must describe the connection as it is now.
             enableOfflineQueue: false,
@@ -57,24 +69,45 @@ const makeRedis = (options: RedisOptions) =>
             disableClientInfo: true,
             connectTimeout: timeoutMillis,
             commandTimeout: timeoutMillis,
-            retryStrategy: (attempt) => Math.min(attempt * 50, maxReconnectDelay)
-          }),
+            // Reconnect quickly after a network failure; after a refusal, stop: the next readiness round tries once.
+            retryStrategy: () => {
+              if (released || (lastError !== undefined && isRefusal(reasonOfRedisError(lastError)))) return null
+              failedAttempts += 1
+              return Math.min(failedAttempts * 50, maxReconnectDelay)
+            }
+          })
+        },
         catch: (cause) => new RedisUnavailable({ reason: "not initialised", cause })
       }),
       // QUIT lets Redis finish what it has; it can reject or hang on a broken connection, so it is bounded and
       // the socket is closed regardless.
       (client) =>
-        Effect.tryPromise(() => client.status === "ready" ? client.quit() : Promise.resolve("OK")).pipe(
-          Effect.timeoutOption("1 second"),
-          Effect.ignore,
-          Effect.ensuring(Effect.sync(() => client.disconnect()))
+        Effect.sync(() => {
+          released = true
+        }).pipe(
+          Effect.zipRight(
+            Effect.tryPromise(() => client.status === "ready" ? client.quit() : Promise.resolve("OK")).pipe(
+              Effect.timeoutOption("1 second"),
+              Effect.ignore,
+              Effect.ensuring(Effect.sync(() => client.disconnect()))
+            )
+          )
         )
     )
 
-    let lastError: unknown = undefined
-    // Without a listener every failed reconnection attempt is reported as an unhandled 'error' event.
+    // Without a listener every failed reconnection attempt is reported as an unhandled 'error' event. ioredis calls
+    // a connection ready as soon as it has sent AUTH and SELECT, before their replies; a failed SELECT only reaches
+    // this listener, and the connection would go on answering PING. Such a connection is closed here, and not
+    // reopened before the next round (see retryStrategy).
     client.on("error", (error: unknown) => {
       lastError = error
+      if (isRefusal(reasonOfRedisError(error))) {
+        refused = error
+        if (client.status === "connect" || client.status === "ready") client.disconnect(false)
+      }
+    })
+    client.on("connect", () => {
+      refused = undefined
     })
     client.on("ready", () => {
       lastError = undefined
@@ -107,7 +140,7 @@ const makeRedis = (options: RedisOptions) =>
           },
           (error: unknown) => {
             clearTimeout(timer)
-            if (reasonOf(error) === "timeout") resynchronise(new RedisTimeout(timeoutMillis))
+            if (reasonOfRedisError(error) === "timeout") resynchronise(new RedisTimeout(timeoutMillis))
             reject(error)
           }
         )
@@ -132,17 +165,32 @@ const makeRedis = (options: RedisOptions) =>
         onCancel(cleanup)
       })
 
+    // A PING that proves the connection usable as configured. AUTH and SELECT went out ahead of it on the same
+    // connection, so their replies came first; their failures have reached the 'error' listener by the next turn of
+    // the event loop.
+    const verifiedPing = async (): Promise<void> => {
+      const failure = await withDeadline(() => client.ping()).then(
+        () => undefined,
+        (error: unknown) => ({ error })
+      )
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      if (refused !== undefined) throw refused
+      if (failure !== undefined) {
+        // A connection that failed since it became ready says why through `lastError`. One that simply closed
+        // under the PING fails it with MaxRetriesPerRequestError (maxRetriesPerRequest is 0), which names no cause.
+        const error = failure.error
+        throw lastError ?? (error instanceof Error && error.name === "MaxRetriesPerRequestError"
+          ? new Error("Connection is closed.", { cause: error })
+          : error)
+      }
+      failedAttempts = 0
+    }
+
     const pingNow = async (): Promise<void> => {
       switch (client.status) {
         case "ready": {
-          // A connection that failed since it became ready says why through `lastError`. One that simply closed
-          // under the PING fails it with MaxRetriesPerRequestError (maxRetriesPerRequest is 0), which names no cause.
-          await withDeadline(() => client.ping()).catch((error: unknown) => {
-            throw lastError ?? (error instanceof Error && error.name === "MaxRetriesPerRequestError"
-              ? new Error("Connection is closed.", { cause: error })
-              : error)
-          })
-          return
+          if (refused !== undefined) throw refused
+          return verifiedPing()
         }
         case "wait":
         case "connecting":
@@ -151,8 +199,17 @@ const makeRedis = (options: RedisOptions) =>
           // While it is down, report why at once; only the very first connection is worth waiting for.
           if (lastError !== undefined) throw lastError
           await withDeadline(firstConnection)
-          await withDeadline(() => client.ping())
-          return
+          return verifiedPing()
+        }
+        case "end": {
+          if (released) throw new Error("Redis client is not connected")
+          // ioredis stopped reconnecting after the server refused the connection: each round tries once more.
+          lastError = undefined
+          refused = undefined
+          await withDeadline(() => client.connect()).catch((error: unknown) => {
+            throw lastError ?? error
+          })
+          return verifiedPing()
         }
         default:
           throw new Error("Redis client is not connected")
@@ -162,7 +219,7 @@ const makeRedis = (options: RedisOptions) =>
     return Redis.of({
       ping: Effect.tryPromise({
         try: pingNow,
-        catch: (cause) => new RedisUnavailable({ reason: reasonOf(cause), cause })
+        catch: (cause) => new RedisUnavailable({ reason: reasonOfRedisError(cause), cause })
       }).pipe(Effect.withSpan("Redis.ping"))
     })
   })

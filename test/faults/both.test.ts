@@ -15,7 +15,7 @@ import {
   now,
   probeBoundMillis,
   record,
-  recoveryBoundMillis,
+  recover,
   start,
   summary,
   useGuard,
@@ -69,14 +69,7 @@ describe("PostgreSQL and Redis failing at once", () => {
         expect(wrong.map((probe) => summary(probe.value))).toEqual([])
         expect(maxLatency(healthProbes)).toBeLessThan(100)
 
-        const passAt = now()
-        yield* Effect.all([service.set("database", Faults.pass), service.set("redis", Faults.pass)], {
-          concurrency: "unbounded"
-        })
-        const ready = yield* awaitReport(service, "ready after both pass", isReady, {
-          within: recoveryBoundMillis,
-          since: passAt
-        })
+        const ready = yield* recover(service, ["database", "redis"], { what: "ready after both pass" })
         yield* record(`both: ${title}`, "max /readyz latency (ms)", maxLatency(probes))
         yield* record(`both: ${title}`, "max /healthz latency (ms)", maxLatency(healthProbes))
         yield* record(`both: ${title}`, "time to ready after pass (ms)", ready.elapsedMs)

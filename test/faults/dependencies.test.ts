@@ -20,6 +20,7 @@ import {
   probeBoundMillis,
   type ReadinessReport,
   record,
+  recover,
   recoveryBoundMillis,
   start,
   summary,
@@ -64,12 +65,7 @@ describe.each(dependencies)("$label through a FaultProxy", (dependency) => {
       const health = yield* service.healthz
       expect(health.value.status).toBe("ok")
 
-      const passAt = now()
-      yield* service.set(name, Fault.pass)
-      const ready = yield* awaitReport(service, "ready after pass", isReady, {
-        within: recoveryBoundMillis,
-        since: passAt
-      })
+      const ready = yield* recover(service, [name])
       yield* record(scenario("1 down at boot"), "time to the first not ready (connection refused) (ms)", down.elapsedMs)
       yield* record(scenario("1 down at boot"), "time to ready after pass (ms)", ready.elapsedMs)
     }))
@@ -93,14 +89,9 @@ describe.each(dependencies)("$label through a FaultProxy", (dependency) => {
       // Once the open connections are gone, what remains is a port that refuses.
       expect(held.at(-1)?.value, summary(held.at(-1)?.value)).toSatisfy(isOnlyDown(name, ["connection refused"]))
 
-      const passAt = now()
-      yield* service.set(name, Fault.pass)
-      const ready = yield* awaitReport(service, "ready after pass", isReady, {
-        within: recoveryBoundMillis,
-        since: passAt
-      })
+      const ready = yield* recover(service, [name])
       yield* record(scenario("2 down after ready"), "time to ready after pass (ms)", ready.elapsedMs)
-      yield* record(scenario("2 down after ready"), "down for (ms)", passAt - downAt)
+      yield* record(scenario("2 down after ready"), "down for (ms)", ready.passAt - downAt)
     }))
 
   it.scopedLive("3. blackhole: every probe answers within the budget + 100 ms, timeout; /healthz unaffected", () =>
@@ -125,12 +116,7 @@ describe.each(dependencies)("$label through a FaultProxy", (dependency) => {
       expect(healthProbes.length).toBeGreaterThan(50)
       expect(maxLatency(healthProbes)).toBeLessThan(healthBoundMillis)
 
-      const passAt = now()
-      yield* service.set(name, Fault.pass)
-      const ready = yield* awaitReport(service, "ready after pass", isReady, {
-        within: recoveryBoundMillis,
-        since: passAt
-      })
+      const ready = yield* recover(service, [name])
       const title = scenario("3 blackhole")
       yield* record(title, "max /readyz latency (ms)", maxLatency(probes))
       yield* record(title, "max /healthz latency (ms)", maxLatency(healthProbes))
@@ -220,12 +206,7 @@ describe.each(dependencies)("$label through a FaultProxy", (dependency) => {
         )
         expect(unexplained, describeReports(unexplained)).toEqual([])
 
-        const passAt = now()
-        yield* service.set(name, Fault.pass)
-        yield* awaitReport(service, `ready after reset ${round}`, isReady, {
-          within: recoveryBoundMillis,
-          since: passAt
-        })
+        yield* recover(service, [name], { what: `ready after reset ${round}` })
       }
       // The resets really cut connections, and the client kept opening new ones.
       expect((yield* service.proxies[name].stats).accepted).toBeGreaterThan(acceptedBefore)
@@ -255,12 +236,7 @@ describe.each(dependencies)("$label through a FaultProxy", (dependency) => {
         yield* service.set(name, Fault.down)
         yield* Effect.sleep(intervalMillis)
 
-        const passAt = now()
-        yield* service.set(name, Fault.pass)
-        const ready = yield* awaitReport(service, `ready after the cut ${round}`, isReady, {
-          within: recoveryBoundMillis,
-          since: passAt
-        })
+        const ready = yield* recover(service, [name], { what: `ready after the cut ${round}` })
         slowest = Math.max(slowest, ready.elapsedMs)
       }
       yield* record(title, "slowest time to ready after pass (ms)", slowest)

@@ -2,14 +2,12 @@
 // FaultProxies, walked through the contract table: alive, a dependency down, SIGTERM with a request in flight,
 // SIGKILL.
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect, Schema, type Scope } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
+import { Data, Effect, Schema } from "effect"
 import * as net from "node:net"
-import { fileURLToPath } from "node:url"
 import { ReadinessReport } from "../../src/http/Api.js"
 import * as FaultProxy from "../support/FaultProxy.js"
 import { Fault } from "../support/FaultProxy.js"
+import * as Service from "../support/Service.js"
 import {
   awaitReport,
   dependency,
@@ -20,6 +18,7 @@ import {
   now,
   readyzAt,
   record,
+  recover,
   summary,
   useGuard,
   useMeasurements
@@ -28,8 +27,6 @@ import {
 useGuard()
 useMeasurements()
 
-const root = fileURLToPath(new URL("../../", import.meta.url))
-const entryPoint = "dist/main.js"
 // The defaults of main.ts, spelled out: the bounds below are derived from them.
 const budgetMillis = 500
 const intervalMillis = 1_000
@@ -37,32 +34,7 @@ const intervalMillis = 1_000
 const reportBoundMillis = intervalMillis + budgetMillis + 500
 const shutdownBoundMillis = 5_000
 
-class ChildError extends Data.TaggedError("ChildError")<{ readonly message: string }> {}
-
-interface Exit {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  /** `now()` when it exited. */
-  readonly at: number
-}
-
-interface Child {
-  readonly port: number
-  readonly process: ChildProcess
-  readonly exited: Promise<Exit>
-  /** Everything it wrote to stdout and stderr so far. */
-  readonly output: () => string
-  /** Fails unless the process is still running: it must never exit on its own. */
-  readonly assertAlive: Effect.Effect<void, ChildError>
-}
-
-const freePort = Effect.async<number>((resume) => {
-  const server = net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as net.AddressInfo
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
+class RequestError extends Data.TaggedError("RequestError")<{ readonly message: string }> {}
 
 const connectError = (port: number) =>
   Effect.async<string>((resume) => {
@@ -74,74 +46,17 @@ const connectError = (port: number) =>
     socket.once("error", (error: NodeJS.ErrnoException) => resume(Effect.succeed(error.code ?? error.message)))
   })
 
-/** `node dist/main.js` on a free port against the proxies; killed with SIGKILL when the scope closes, if alive. */
+/** `node dist/main.js` on a free port against the proxies. */
 const spawnService = (
   proxies: { readonly database: FaultProxy.FaultProxy; readonly redis: FaultProxy.FaultProxy }
-): Effect.Effect<Child, ChildError, Scope.Scope> =>
-  Effect.gen(function*() {
-    if (!existsSync(`${root}${entryPoint}`)) {
-      return yield* new ChildError({
-        message: `${entryPoint} is missing: run \`pnpm test:faults\`, which builds first`
-      })
+) =>
+  Service.spawn({
+    env: {
+      DATABASE_URL: dependency("database").url(proxies.database.port),
+      REDIS_URL: dependency("redis").url(proxies.redis.port),
+      READINESS_TIMEOUT_MS: String(budgetMillis),
+      READINESS_INTERVAL_MS: String(intervalMillis)
     }
-    const port = yield* freePort
-    const child = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        let output = ""
-        const process_ = spawn(process.execPath, [entryPoint], {
-          cwd: root,
-          env: {
-            ...process.env,
-            PORT: String(port),
-            HOST: "127.0.0.1",
-            DATABASE_URL: dependency("database").url(proxies.database.port),
-            REDIS_URL: dependency("redis").url(proxies.redis.port),
-            READINESS_TIMEOUT_MS: String(budgetMillis),
-            READINESS_INTERVAL_MS: String(intervalMillis)
-          },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        process_.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-        process_.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-        const exited = new Promise<Exit>((resolve) =>
-          process_.once("exit", (code, signal) => resolve({ code, signal, at: now() }))
-        )
-        const child: Child = {
-          port,
-          process: process_,
-          exited,
-          output: () => output,
-          assertAlive: Effect.suspend(() =>
-            process_.exitCode === null && process_.signalCode === null
-              ? Effect.void
-              : Effect.fail(
-                new ChildError({
-                  message: `the service exited on its own (${process_.exitCode ?? process_.signalCode}):\n${output}`
-                })
-              )
-          )
-        }
-        return child
-      }),
-      (child) =>
-        Effect.promise(() => {
-          if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL")
-          return child.exited
-        })
-    )
-
-    // Listening: /healthz answers.
-    const deadline = now() + 10_000
-    while (true) {
-      yield* child.assertAlive
-      const health = yield* Effect.either(healthzAt(port))
-      if (health._tag === "Right") break
-      if (now() > deadline) {
-        return yield* new ChildError({ message: `no /healthz within 10 s:\n${child.output()}` })
-      }
-      yield* Effect.sleep(25)
-    }
-    return child
   })
 
 interface RawResponse {
@@ -160,8 +75,8 @@ interface RawResponse {
  */
 const splitRequest = (port: number, path: string) =>
   Effect.async<
-    { readonly finish: Effect.Effect<void>; readonly response: Effect.Effect<RawResponse, ChildError> },
-    ChildError
+    { readonly finish: Effect.Effect<void>; readonly response: Effect.Effect<RawResponse, RequestError> },
+    RequestError
   >(
     (resume) => {
       const socket = net.connect({ host: "127.0.0.1", port })
@@ -171,7 +86,7 @@ const splitRequest = (port: number, path: string) =>
         socket.on("data", (chunk: Buffer) => chunks.push(chunk))
         socket.on("error", (error: NodeJS.ErrnoException) => {
           if (!connected) {
-            resume(Effect.fail(new ChildError({ message: `cannot connect: ${error.code ?? error.message}` })))
+            resume(Effect.fail(new RequestError({ message: `cannot connect: ${error.code ?? error.message}` })))
           }
           resolve(error.code ?? error.message)
         })
@@ -196,7 +111,7 @@ const splitRequest = (port: number, path: string) =>
             Effect.orDie,
             Effect.flatMap((result) =>
               typeof result === "string"
-                ? Effect.fail(new ChildError({ message: `the request in flight was cut off: ${result}` }))
+                ? Effect.fail(new RequestError({ message: `the request in flight was cut off: ${result}` }))
                 : Effect.succeed(result)
             )
           )
@@ -204,14 +119,6 @@ const splitRequest = (port: number, path: string) =>
       })
       return Effect.sync(() => void socket.destroy())
     }
-  )
-
-const awaitExit = (child: Child, within: number) =>
-  Effect.promise(() => child.exited).pipe(
-    Effect.timeoutFail({
-      duration: within,
-      onTimeout: () => new ChildError({ message: `still running ${within} ms later:\n${child.output()}` })
-    })
   )
 
 describe("node dist/main.js behind FaultProxies", () => {
@@ -222,7 +129,10 @@ describe("node dist/main.js behind FaultProxies", () => {
         redis: yield* FaultProxy.make({ target: dependency("redis").target })
       }
       const child = yield* spawnService(proxies)
-      const service = { readyz: readyzAt(child.port) }
+      const service = {
+        readyz: readyzAt(child.port),
+        set: (name: "database" | "redis", fault: Fault) => proxies[name].set(fault)
+      }
 
       // Alive → /healthz 200, and ready once both dependencies answer.
       const health = yield* healthzAt(child.port)
@@ -242,9 +152,7 @@ describe("node dist/main.js behind FaultProxies", () => {
         { within: reportBoundMillis }
       )
       expect((yield* healthzAt(child.port)).value.status).toBe("ok")
-      yield* Effect.all([proxies.database.set(Fault.pass), proxies.redis.set(Fault.pass)])
-      const passAt = now()
-      yield* awaitReport(service, "ready again", isReady, { within: reportBoundMillis, since: passAt })
+      yield* recover(service, ["database", "redis"], { what: "ready again", within: reportBoundMillis })
       yield* child.assertAlive
 
       // SIGTERM with a request in flight. Probes never wait on a dependency (a snapshot is served until it is
@@ -258,7 +166,7 @@ describe("node dist/main.js behind FaultProxies", () => {
       yield* Effect.sleep(100)
       yield* child.assertAlive
       const sigtermAt = now()
-      child.process.kill("SIGTERM")
+      yield* child.signal("SIGTERM")
       yield* Effect.sleep(300)
       const finishedAt = now()
       yield* request.finish
@@ -269,7 +177,7 @@ describe("node dist/main.js behind FaultProxies", () => {
       expect(response.headers["connection"]).toBe("close")
       const report = yield* Schema.decodeUnknown(Schema.parseJson(ReadinessReport))(response.body)
       expect(report, summary(report)).toSatisfy(isOnlyDown("database", ["timeout"]))
-      const exit = yield* awaitExit(child, shutdownBoundMillis)
+      const exit = yield* child.awaitExit(shutdownBoundMillis)
       expect({ code: exit.code, signal: exit.signal }, child.output()).toEqual({ code: 0, signal: null })
       expect(exit.at - sigtermAt).toBeLessThan(shutdownBoundMillis)
       expect(yield* connectError(child.port)).toBe("ECONNREFUSED")
@@ -283,8 +191,8 @@ describe("node dist/main.js behind FaultProxies", () => {
         within: reportBoundMillis
       })
       const sigkillAt = now()
-      killed.process.kill("SIGKILL")
-      const killedExit = yield* awaitExit(killed, shutdownBoundMillis)
+      yield* killed.signal("SIGKILL")
+      const killedExit = yield* killed.awaitExit(shutdownBoundMillis)
       expect(killedExit.signal).toBe("SIGKILL")
       expect(yield* connectError(killed.port)).toBe("ECONNREFUSED")
       yield* record("e2e SIGKILL", "process gone after SIGKILL (ms)", killedExit.at - sigkillAt)

@@ -32,8 +32,9 @@ import { Database } from "../../src/layers/Database.js"
 import { check, type FailureReason } from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { ReadinessSettings } from "../../src/Readiness.js"
+import { ShutdownSettings } from "../../src/Shutdown.js"
 import * as FaultProxy from "../support/FaultProxy.js"
-import type { Fault } from "../support/FaultProxy.js"
+import { Fault } from "../support/FaultProxy.js"
 
 /** READINESS_TIMEOUT_MS: the budget of each check, and so of each probe that has to wait for a round. */
 export const budgetMillis = 500
@@ -272,10 +273,13 @@ export const start = (
         ),
         check(Redis, Redis.layer({ url: url("redis"), timeout: budgetMillis }))
       ],
-      settings: Layer.succeed(ReadinessSettings, {
-        timeout: Duration.millis(budgetMillis),
-        interval: Duration.millis(options.intervalMillis ?? intervalMillis)
-      }),
+      settings: Layer.merge(
+        ReadinessSettings.make({
+          timeout: Duration.millis(budgetMillis),
+          interval: Duration.millis(options.intervalMillis ?? intervalMillis)
+        }),
+        Layer.succeed(ShutdownSettings, { drain: Duration.zero, timeout: Duration.seconds(4) })
+      ),
       server
     })
     yield* Layer.build(app).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, captureLogger)))
@@ -362,6 +366,25 @@ export const awaitReport = (
       }
       yield* Effect.sleep(10)
     }
+  })
+
+/**
+ * Lifts the fault of each named dependency (pass) and probes until the report reads ready, which must happen within
+ * `within` (recoveryBoundMillis) of lifting them. `elapsedMs` counts from `passAt`, when the faults were lifted.
+ */
+export const recover = (
+  service: Pick<Service, "set" | "readyz">,
+  names: ReadonlyArray<DependencyName>,
+  options: { readonly what?: string; readonly within?: number } = {}
+) =>
+  Effect.gen(function*() {
+    const passAt = now()
+    yield* Effect.all(names.map((name) => service.set(name, Fault.pass)), { concurrency: "unbounded", discard: true })
+    const ready = yield* awaitReport(service, options.what ?? "ready after pass", isReady, {
+      within: options.within ?? recoveryBoundMillis,
+      since: passAt
+    })
+    return { ...ready, passAt }
   })
 
 /** Probes `/readyz` back to back for `durationMs`, keeping every answer. */

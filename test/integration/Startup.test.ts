@@ -1,10 +1,13 @@
-// The real entry point (src/main.ts) refusing bad configuration: one line naming the variable, exit 1.
+// The built entry point (dist/main.js, from src/main.ts; the project's globalSetup builds it) refusing bad
+// configuration: one line naming the variable, exit 1.
 import { describe, expect, it } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
+import * as Service from "../support/Service.js"
 
 const start = (env: Record<string, string>) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    const child = ChildProcess.spawn(process.execPath, [Service.entryPoint], {
+      cwd: Service.root,
       env: { ...process.env, PORT: "0", ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
@@ -31,6 +34,26 @@ describe("startup with bad configuration", () => {
     const lines = result.stderr.trim().split("\n")
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(new RegExp(`^dashboard: invalid configuration: ${variable} `))
+    expect(result.stderr + result.stdout).not.toMatch(/s3cret|\bat .+:\d+:\d+/)
+  })
+
+  it("a non-numeric Redis database index stops the process at start, before ioredis can SELECT NaN", async () => {
+    // Every other setting valid (PORT=0 is not a valid port), so only REDIS_URL can stop it; without the check the
+    // process starts, connects to the shared Redis, and dies of an unhandled rejection with a stack on stderr.
+    const Net = await import("node:net")
+    const probe = Net.createServer().listen(0, "127.0.0.1")
+    await new Promise((resolve) => probe.once("listening", resolve))
+    const { port } = probe.address() as { port: number }
+    await new Promise((resolve) => probe.close(resolve))
+    const result = await start({
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      REDIS_URL: "redis://:s3cret@127.0.0.1:6379/abc"
+    })
+    expect(result.code).toBe(1)
+    expect(result.stderr.trim().split("\n")).toEqual([
+      "dashboard: invalid configuration: REDIS_URL must name its database as a whole number ≥ 0 (redis://host:port/0)"
+    ])
     expect(result.stderr + result.stdout).not.toMatch(/s3cret|\bat .+:\d+:\d+/)
   })
 

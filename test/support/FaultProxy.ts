@@ -1,6 +1,6 @@
 // An in-process TCP proxy that a test puts between a client and PostgreSQL or Redis to switch network faults on and
 // off at any moment, like Toxiproxy without the daemon.
-import { Data, Duration, Effect, Exit, Schedule, Scope } from "effect"
+import { Data, Duration, Effect, Schedule, type Scope } from "effect"
 import * as net from "node:net"
 import { performance } from "node:perf_hooks"
 
@@ -61,22 +61,13 @@ export interface Options {
 }
 
 export interface FaultProxy {
-  readonly host: string
   /** Stays the same for the proxy's life, across `down`. */
   readonly port: number
-  readonly target: { readonly host: string; readonly port: number }
-  /** The URL with the proxy's host and port: `postgres://u:p@localhost:5432/db` → `…@127.0.0.1:<port>/db`. */
-  readonly rewriteUrl: (url: string) => string
   /** Fails only when leaving `down` and the port cannot be listened on again. */
   readonly set: (fault: Fault) => Effect.Effect<void, FaultProxyError>
   readonly stats: Effect.Effect<ProxyStats>
   /** Waits until at most `count` connections are open, for leak assertions. */
   readonly awaitOpen: (count: number, timeout?: Duration.DurationInput) => Effect.Effect<void, FaultProxyError>
-}
-
-/** For plain async code: the proxy plus a `close` that does what closing the scope does. */
-export interface Started extends FaultProxy {
-  readonly close: () => Promise<void>
 }
 
 const host = "127.0.0.1"
@@ -311,23 +302,5 @@ export const make = (options: Options): Effect.Effect<FaultProxy, FaultProxyErro
         })
       )
 
-    const rewriteUrl = (url: string) => {
-      const parsed = new URL(url)
-      parsed.hostname = host
-      parsed.port = String(port)
-      return parsed.toString()
-    }
-
-    return { host, port, target, rewriteUrl, set, stats, awaitOpen } satisfies FaultProxy
+    return { port, set, stats, awaitOpen } satisfies FaultProxy
   })
-
-/** `make` for code that is not an Effect: `await proxy.close()` instead of closing a scope. */
-export const start = async (options: Options): Promise<Started> => {
-  const scope = Effect.runSync(Scope.make())
-  const exit = await Effect.runPromiseExit(Scope.extend(make(options), scope))
-  if (Exit.isFailure(exit)) {
-    await Effect.runPromise(Scope.close(scope, exit))
-    return Effect.runPromise(Effect.failCause(exit.cause))
-  }
-  return { ...exit.value, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
-}

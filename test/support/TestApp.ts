@@ -5,12 +5,16 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as App from "../../src/App.js"
+import { ReadinessReport } from "../../src/http/Api.js"
 import * as Server from "../../src/http/Server.js"
 import { Database } from "../../src/layers/Database.js"
 import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness, ReadinessSettings } from "../../src/Readiness.js"
+import { ShutdownSettings } from "../../src/Shutdown.js"
+import { Status } from "../../src/Status.js"
 
 export interface Probe {
   readonly status: number
@@ -20,22 +24,28 @@ export interface Probe {
   readonly elapsedMs: number
 }
 
-export interface ReadyBody {
-  readonly status: "ready" | "not ready"
-  readonly checkedAt: string
-  readonly ageMs: number
-  readonly checks: Record<
-    string,
-    { readonly status: "up" | "down"; readonly latencyMs: number; readonly error?: string }
-  >
-}
+/** A readiness report as the API defines it. */
+export type Report = typeof ReadinessReport.Type
+
+/** Decodes a `/readyz` body with the API's own schema: a body that breaks it fails the test. */
+export const decodeReport = Schema.decodeUnknown(Schema.parseJson(ReadinessReport))
 
 export const settings = (
-  options: { readonly timeout?: Duration.DurationInput; readonly interval?: Duration.DurationInput } = {}
+  options: Partial<Parameters<typeof ReadinessSettings.make>[0]> = {}
 ) =>
-  Layer.succeed(ReadinessSettings, {
-    timeout: Duration.decode(options.timeout ?? "500 millis"),
-    interval: Duration.decode(options.interval ?? "1 second")
+  ReadinessSettings.make({
+    ...options,
+    timeout: options.timeout ?? "500 millis",
+    interval: options.interval ?? "1 second"
+  })
+
+/** No drain: an in-process app stops as soon as its scope closes. */
+export const shutdownSettings = (
+  options: { readonly drain?: Duration.DurationInput; readonly timeout?: Duration.DurationInput } = {}
+) =>
+  Layer.succeed(ShutdownSettings, {
+    drain: Duration.decode(options.drain ?? 0),
+    timeout: Duration.decode(options.timeout ?? "4 seconds")
   })
 
 export type Served = Effect.Effect.Success<ReturnType<typeof serve>>
@@ -44,13 +54,14 @@ export const serve = <DatabaseError, RedisError>(layers: {
   readonly database: Layer.Layer<Database, DatabaseError>
   readonly redis: Layer.Layer<Redis, RedisError>
   readonly settings?: Layer.Layer<ReadinessSettings>
+  readonly shutdown?: Layer.Layer<ShutdownSettings>
   readonly limits?: Partial<Server.Limits>
 }) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       App.make({
         dependencies: [Dependency.check(Database, layers.database), Dependency.check(Redis, layers.redis)],
-        settings: layers.settings ?? settings(),
+        settings: Layer.merge(layers.settings ?? settings(), layers.shutdown ?? shutdownSettings()),
         server: Server.layer({ port: 0, host: "127.0.0.1", ...(layers.limits ? { limits: layers.limits } : {}) })
       })
     )
@@ -60,10 +71,11 @@ export const serve = <DatabaseError, RedisError>(layers: {
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
     const origin = `http://127.0.0.1:${address.port}`
 
+    // A real-time limit on every request: on the TestClock, a probe that waited on a round would otherwise hang.
     const request = (path: string, init?: RequestInit): Effect.Effect<Probe> =>
       Effect.promise(async () => {
         const start = performance.now()
-        const response = await fetch(`${origin}${path}`, init)
+        const response = await fetch(`${origin}${path}`, { signal: AbortSignal.timeout(5_000), ...init })
         const text = await response.text()
         const elapsedMs = performance.now() - start
         let json: unknown = undefined
@@ -76,12 +88,13 @@ export const serve = <DatabaseError, RedisError>(layers: {
       })
 
     return {
-      origin,
-      context,
       port: address.port,
       readiness,
+      /** The SLA report's service, as the app built it. */
+      status: Context.get(context, Status),
       request,
-      /** GET /readyz, with its body read as a report. */
-      ready: Effect.map(request("/readyz"), (probe) => ({ ...probe, body: probe.json as ReadyBody }))
+      /** GET /readyz, with its body decoded as a report. */
+      ready: Effect.flatMap(request("/readyz"), (probe) =>
+        Effect.map(decodeReport(probe.text), (body) => ({ ...probe, body })))
     }
   })

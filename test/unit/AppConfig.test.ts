@@ -5,6 +5,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as AppConfig from "../../src/AppConfig.js"
 import { describeStartupFailure } from "../../src/Startup.js"
@@ -15,7 +16,15 @@ const all = Config.all({
   databaseUrl: AppConfig.databaseUrl,
   redisUrl: AppConfig.redisUrl,
   readinessTimeout: AppConfig.readinessTimeout,
-  readinessInterval: AppConfig.readinessInterval
+  readinessInterval: AppConfig.readinessInterval,
+  shutdownDrain: AppConfig.shutdownDrain,
+  shutdownTimeout: AppConfig.shutdownTimeout,
+  notReadyStatus: AppConfig.notReadyStatus,
+  failureThreshold: AppConfig.failureThreshold,
+  successThreshold: AppConfig.successThreshold,
+  maxConnections: AppConfig.maxConnections,
+  logFormat: AppConfig.logFormat,
+  logLevel: AppConfig.logLevel
 })
 
 const load = (env: Record<string, string>) =>
@@ -35,6 +44,36 @@ describe("configuration", () => {
       expect(Redacted.value(config.redisUrl)).toBe("redis://127.0.0.1:6379")
       expect(Duration.toMillis(config.readinessTimeout)).toBe(500)
       expect(Duration.toMillis(config.readinessInterval)).toBe(1000)
+      expect(Duration.toMillis(config.shutdownDrain)).toBe(5000)
+      expect(Duration.toMillis(config.shutdownTimeout)).toBe(10_000)
+      expect(config.notReadyStatus).toBe(200)
+      expect(config.failureThreshold).toBe(1)
+      expect(config.successThreshold).toBe(1)
+      expect(config.maxConnections._tag).toBe("None")
+      expect(config.logFormat._tag).toBe("None")
+      expect(config.logLevel._tag).toBe("Info")
+    }))
+
+  it.effect("orchestration settings are read from the environment", () =>
+    Effect.gen(function*() {
+      const config = yield* Effect.flatten(load({
+        SHUTDOWN_DRAIN_MS: "0",
+        SHUTDOWN_TIMEOUT_MS: "2500",
+        READYZ_NOT_READY_STATUS: "503",
+        READINESS_FAILURE_THRESHOLD: "3",
+        READINESS_SUCCESS_THRESHOLD: "2",
+        MAX_CONNECTIONS: "500",
+        LOG_FORMAT: "json",
+        LOG_LEVEL: "warn"
+      }))
+      expect(Duration.toMillis(config.shutdownDrain)).toBe(0)
+      expect(Duration.toMillis(config.shutdownTimeout)).toBe(2500)
+      expect(config.notReadyStatus).toBe(503)
+      expect(config.failureThreshold).toBe(3)
+      expect(config.successThreshold).toBe(2)
+      expect(config.maxConnections).toEqual(Option.some(500))
+      expect(config.logFormat).toEqual(Option.some("json"))
+      expect(config.logLevel._tag).toBe("Warning")
     }))
 
   it.effect("values are read from the environment", () =>
@@ -66,9 +105,21 @@ describe("configuration", () => {
     [{ DATABASE_URL: "not a url" }, /^invalid configuration: DATABASE_URL must be a URL starting with postgres:/],
     [{ DATABASE_URL: "mysql://root:s3cret@db/app" }, /^invalid configuration: DATABASE_URL must be a URL/],
     [{ REDIS_URL: "http://cache:6379" }, /^invalid configuration: REDIS_URL must be a URL starting with redis:/],
+    [{ REDIS_URL: "redis://:s3cret@127.0.0.1:6379/abc" }, /^invalid configuration: REDIS_URL must name its database /],
+    [{ REDIS_URL: "redis://:s3cret@127.0.0.1:6379/-1" }, /^invalid configuration: REDIS_URL must name its database /],
+    [{ REDIS_URL: "redis://:s3cret@127.0.0.1:6379?db=NaN" }, /^invalid configuration: REDIS_URL must give db /],
     [{ READINESS_TIMEOUT_MS: "soon" }, /^invalid configuration: READINESS_TIMEOUT_MS /],
     [{ READINESS_TIMEOUT_MS: "0" }, /^invalid configuration: READINESS_TIMEOUT_MS must be a whole number/],
-    [{ READINESS_INTERVAL_MS: "-5" }, /^invalid configuration: READINESS_INTERVAL_MS /]
+    [{ READINESS_INTERVAL_MS: "-5" }, /^invalid configuration: READINESS_INTERVAL_MS /],
+    [{ READYZ_NOT_READY_STATUS: "500" }, /^invalid configuration: READYZ_NOT_READY_STATUS /],
+    [{ READYZ_NOT_READY_STATUS: "ok" }, /^invalid configuration: READYZ_NOT_READY_STATUS /],
+    [{ SHUTDOWN_DRAIN_MS: "-1" }, /^invalid configuration: SHUTDOWN_DRAIN_MS /],
+    [{ SHUTDOWN_TIMEOUT_MS: "10" }, /^invalid configuration: SHUTDOWN_TIMEOUT_MS /],
+    [{ READINESS_FAILURE_THRESHOLD: "0" }, /^invalid configuration: READINESS_FAILURE_THRESHOLD /],
+    [{ READINESS_SUCCESS_THRESHOLD: "x" }, /^invalid configuration: READINESS_SUCCESS_THRESHOLD /],
+    [{ MAX_CONNECTIONS: "0" }, /^invalid configuration: MAX_CONNECTIONS /],
+    [{ LOG_FORMAT: "xml" }, /^invalid configuration: LOG_FORMAT /],
+    [{ LOG_LEVEL: "loud" }, /^invalid configuration: LOG_LEVEL /]
   ]
   it.effect.each(badValues)(
     "bad value %o → one line naming the variable, no secret",

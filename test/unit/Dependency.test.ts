@@ -1,34 +1,40 @@
+// What every driver shares: Node's network and TLS codes, and the walk along a cause chain.
 import { describe, expect, it } from "@effect/vitest"
-import { reasonOf } from "../../src/layers/Dependency.js"
+import { reasonOf, reasonOfWith } from "../../src/layers/Dependency.js"
 
 const withCode = (code: string, message = "x") => Object.assign(new Error(message), { code })
 
-describe("failure reasons", () => {
+describe("shared failure reasons", () => {
   it.each([
     [withCode("ECONNREFUSED"), "connection refused"],
     [new AggregateError([withCode("ECONNREFUSED"), withCode("ECONNREFUSED")]), "connection refused"],
     [withCode("ECONNRESET"), "connection reset"],
+    [withCode("EPIPE"), "connection reset"],
     [withCode("ETIMEDOUT"), "timeout"],
     [withCode("ENOTFOUND"), "host not found"],
-    [withCode("28P01", "password authentication failed for user \"app\""), "authentication failed"],
-    [withCode("28000", "role \"nobody\" does not exist"), "authentication failed"],
-    [withCode("3D000", "database \"nope\" does not exist"), "database not found"],
-    [withCode("57P01"), "shutting down"],
-    [new Error("timeout exceeded when trying to connect"), "timeout"],
-    [new Error("Query read timeout"), "timeout"],
-    [new Error("Command timed out"), "timeout"],
-    [new Error("NOAUTH Authentication required."), "authentication failed"],
-    [new Error("WRONGPASS invalid username-password pair"), "authentication failed"],
-    [new Error("LOADING Redis is loading the dataset in memory"), "loading"],
-    [new Error("Connection terminated unexpectedly"), "connection closed"],
-    [new Error("Connection is closed."), "connection closed"],
-    [new Error("Stream isn't writeable and enableOfflineQueue options is false"), "not connected"],
+    [withCode("EAI_AGAIN"), "host not found"],
+    [withCode("DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"), "certificate not trusted"],
+    [withCode("SELF_SIGNED_CERT_IN_CHAIN"), "certificate not trusted"],
+    [withCode("UNABLE_TO_VERIFY_LEAF_SIGNATURE"), "certificate not trusted"],
+    [withCode("CERT_HAS_EXPIRED"), "certificate not trusted"],
+    [withCode("ERR_TLS_CERT_ALTNAME_INVALID"), "certificate not trusted"],
+    [withCode("EPROTO"), "tls handshake failed"],
+    [withCode("ERR_SSL_WRONG_VERSION_NUMBER"), "tls handshake failed"],
     [new Error("outer", { cause: withCode("ECONNREFUSED") }), "connection refused"],
     [new Error("something nobody has seen"), "unavailable"],
+    [withCode("XX000"), "unavailable"],
     ["a string", "unavailable"],
     [undefined, "unavailable"]
   ])("%s → %s", (error, reason) => {
     expect(reasonOf(error)).toBe(reason)
+  })
+
+  it("a driver's classifier is asked first, at every step of the cause chain", () => {
+    const classify = reasonOfWith((error) =>
+      error instanceof Error && error.message === "inner" ? "too many connections" : undefined
+    )
+    expect(classify(new Error("outer", { cause: new Error("inner") }))).toBe("too many connections")
+    expect(classify(new Error("outer", { cause: withCode("ECONNRESET") }))).toBe("connection reset")
   })
 
   it("a cyclic cause chain does not loop forever", () => {

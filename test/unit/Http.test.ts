@@ -2,27 +2,16 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Net from "node:net"
 import { ApiLive } from "../../src/http/Http.js"
+import { hasBadHost } from "../../src/http/Server.js"
 import { Database } from "../../src/layers/Database.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness } from "../../src/Readiness.js"
 import { Status } from "../../src/Status.js"
+import * as Raw from "../support/Raw.js"
 import * as TestApp from "../support/TestApp.js"
-
-/** Sends raw bytes and reads everything until the server closes the connection. */
-const rawRequest = (port: number, bytes: string) =>
-  Effect.async<string>((resume) => {
-    const socket = Net.connect({ port, host: "127.0.0.1" }, () => socket.end(bytes))
-    let received = ""
-    socket.setEncoding("utf8")
-    socket.on("data", (chunk: string) => (received += chunk))
-    socket.on("error", () => {})
-    socket.on("close", () => resume(Effect.succeed(received)))
-  })
 
 const healthy = () =>
   Effect.tap(TestApp.serve({ database: Database.Test, redis: Redis.Test }), (app) => app.readiness.refresh)
@@ -72,8 +61,11 @@ describe("HTTP contract", () => {
       const app = yield* healthy()
       const web = HttpApiBuilder.toWebHandler(
         Layer.mergeAll(ApiLive, HttpServer.layerContext).pipe(
-          Layer.provide(Layer.succeed(Readiness, app.readiness)),
-          Layer.provide(Layer.succeed(Status, Context.get(app.context, Status)))
+          Layer.provide([
+            Layer.succeed(Readiness, app.readiness),
+            Layer.succeed(Status, app.status),
+            TestApp.settings()
+          ])
         )
       )
       yield* Effect.addFinalizer(() => Effect.promise(() => web.dispose()))
@@ -92,7 +84,7 @@ describe("HTTP contract", () => {
     Effect.gen(function*() {
       const app = yield* healthy()
       expect((yield* app.request("/healthz?verbose=1")).text).toBe("{\"status\":\"ok\"}")
-      expect(((yield* app.request("/readyz?x")).json as TestApp.ReadyBody).status).toBe("ready")
+      expect((yield* TestApp.decodeReport((yield* app.request("/readyz?x")).text)).status).toBe("ready")
     }))
 
   it.scopedLive("an unknown path → 404", () =>
@@ -136,16 +128,16 @@ describe("HTTP contract", () => {
       for (
         const [target, expected] of [
           [`http://127.0.0.1:${app.port}/healthz`, "{\"status\":\"ok\"}"],
-          [`HTTP://example.test/readyz?verbose`, "\"status\":\"ready\""],
+          [`HTTP://example.test/readyz?verbose`, "readyz check passed"],
           [`http://example.test/openapi.json`, "\"openapi\""]
         ] as const
       ) {
-        const response = yield* rawRequest(
+        const { received } = yield* Raw.exchange(
           app.port,
           `GET ${target} HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n`
         )
-        expect(response).toMatch(/^HTTP\/1\.1 200 /)
-        expect(response).toContain(expected)
+        expect(received).toMatch(/^HTTP\/1\.1 200 /)
+        expect(received).toContain(expected)
       }
     }))
 
@@ -167,4 +159,23 @@ describe("HTTP contract", () => {
       )
       expect(probes.every((probe) => probe.status === 200 && probe.json !== undefined)).toBe(true)
     }))
+})
+
+describe("the Host header", () => {
+  const bad = (...hosts: ReadonlyArray<string>) => {
+    const rawHeaders = hosts.flatMap((host) => ["Host", host])
+    return hasBadHost({ headers: hosts.length === 0 ? {} : { host: hosts[0]! }, rawHeaders })
+  }
+  it.each(["example.test", "example.test:8080", "127.0.0.1:3000", "[::1]:3000", "[::1]", "a-b.c_d~e", "x:", "%41b"])(
+    "%s is a valid authority",
+    (host) => expect(bad(host)).toBe(false)
+  )
+  it.each(["a b", "x:99999", "a@b", "[::1", "%", "%4", "a/b", "a:b:c", "x:-1", "[zz]"])(
+    "%s is answered 400",
+    (host) => expect(bad(host)).toBe(true)
+  )
+  it("a missing Host is left to Node; a repeated one is a 400", () => {
+    expect(bad()).toBe(false)
+    expect(bad("a", "a")).toBe(true)
+  })
 })

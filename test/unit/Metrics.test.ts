@@ -13,36 +13,46 @@ import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { latencyBuckets, Metrics } from "../../src/Metrics.js"
 import { Readiness } from "../../src/Readiness.js"
+import { Shutdown } from "../../src/Shutdown.js"
 import * as Exposition from "../support/Exposition.js"
 import * as TestApp from "../support/TestApp.js"
 
-const build = (database: Layer.Layer<Database>, timeout: Duration.DurationInput = "500 millis") =>
+const build = (
+  database: Layer.Layer<Database>,
+  timeout: Duration.DurationInput = "500 millis",
+  failureThreshold = 1
+) =>
   Layer.build(
     Metrics.layer.pipe(
       Layer.provideMerge(
         Readiness.layer([Dependency.check(Database, database), Dependency.check(Redis, Redis.Test)]).pipe(
-          Layer.provideMerge(TestApp.settings({ timeout, interval: "1 second" }))
+          Layer.provideMerge(
+            Layer.merge(TestApp.settings({ timeout, interval: "1 second", failureThreshold }), Shutdown.layer)
+          )
         )
       )
     )
-  ).pipe(
-    Effect.map((context) => ({ metrics: Context.get(context, Metrics), readiness: Context.get(context, Readiness) }))
-  )
+  ).pipe(Effect.map((context) => ({
+    metrics: Context.get(context, Metrics),
+    readiness: Context.get(context, Readiness),
+    shutdown: Context.get(context, Shutdown)
+  })))
 
 /** Switchable PostgreSQL; the first round has run at t = 0 when this returns. */
-const switchable = Effect.gen(function*() {
-  const state = yield* Ref.make(Chaos.up)
-  const built = yield* build(Database.Switchable(state))
-  yield* built.readiness.refresh
-  const seconds = (n: number) => Effect.forEach(Array.from({ length: n }), () => TestClock.adjust("1 second"))
-  const scrape = Effect.promise(() => built.metrics.scrape())
-  return { ...built, state, seconds, scrape }
-})
+const switchable = (failureThreshold = 1) =>
+  Effect.gen(function*() {
+    const state = yield* Ref.make(Chaos.up)
+    const built = yield* build(Database.Switchable(state), "500 millis", failureThreshold)
+    yield* built.readiness.refresh
+    const seconds = (n: number) => Effect.forEach(Array.from({ length: n }), () => TestClock.adjust("1 second"))
+    const scrape = Effect.promise(() => built.metrics.scrape())
+    return { ...built, state, seconds, scrape }
+  })
 
 describe("readiness metrics", () => {
   it.scoped("10 rounds up then 10 down: up seconds are half the observed seconds, for the dependency and the service", () =>
     Effect.gen(function*() {
-      const { scrape, seconds, state } = yield* switchable
+      const { scrape, seconds, state } = yield* switchable()
       // Rounds at t = 0..9 see it up, rounds at t = 10..19 down; the round at t = 20 closes the last interval.
       yield* seconds(9)
       yield* Ref.set(state, Chaos.down("connection refused"))
@@ -59,7 +69,7 @@ describe("readiness metrics", () => {
 
   it.scoped("the gauges follow the reported state", () =>
     Effect.gen(function*() {
-      const { scrape, seconds, state } = yield* switchable
+      const { scrape, seconds, state } = yield* switchable()
       let text = yield* scrape
       expect(Exposition.value(text, "dashboard_dependency_up", { dependency: "database" })).toBe(1)
       expect(Exposition.value(text, "dashboard_ready")).toBe(1)
@@ -73,7 +83,7 @@ describe("readiness metrics", () => {
 
   it.scoped("state changes count flips between up and down, not rounds and not a new reason while down", () =>
     Effect.gen(function*() {
-      const { scrape, seconds, state } = yield* switchable
+      const { scrape, seconds, state } = yield* switchable()
       yield* seconds(3)
       yield* Ref.set(state, Chaos.down("connection refused"))
       yield* seconds(3)
@@ -90,7 +100,7 @@ describe("readiness metrics", () => {
 
   it.scoped("checks are counted by dependency, result and reason; every series exists from the first round", () =>
     Effect.gen(function*() {
-      const { scrape, seconds, state } = yield* switchable
+      const { scrape, seconds, state } = yield* switchable()
       const checks = (dependency: string, result: string, reason: string) =>
         Effect.map(
           scrape,
@@ -107,6 +117,55 @@ describe("readiness metrics", () => {
       const text = yield* scrape
       expect(Exposition.value(text, "dashboard_readiness_check_duration_seconds_count", { dependency: "database" }))
         .toBe(7)
+    }))
+
+  it.scoped("with flap damping the gauge and seconds follow the reported state, the checks what each round saw", () =>
+    Effect.gen(function*() {
+      const { scrape, seconds, state } = yield* switchable(3)
+      yield* Ref.set(state, Chaos.down("timeout"))
+      // Two failed rounds: still reported up.
+      yield* seconds(2)
+      let text = yield* scrape
+      const database = { dependency: "database" }
+      expect(Exposition.value(text, "dashboard_dependency_up", database)).toBe(1)
+      expect(Exposition.value(text, "dashboard_state_changes_total", database)).toBe(0)
+      expect(
+        Exposition.value(text, "dashboard_readiness_checks_total", { ...database, result: "down", reason: "timeout" })
+      )
+        .toBe(2)
+      // The third makes it down; the seconds counted it up until then.
+      yield* seconds(2)
+      text = yield* scrape
+      expect(Exposition.value(text, "dashboard_dependency_up", database)).toBe(0)
+      expect(Exposition.value(text, "dashboard_state_changes_total", database)).toBe(1)
+      expect(Exposition.value(text, "dashboard_dependency_up_seconds_total", database)).toBe(3)
+      expect(Exposition.value(text, "dashboard_dependency_observed_seconds_total", database)).toBe(4)
+    }))
+
+  it.scoped("once shutdown begins the service and every dependency read down, though no check ran", () =>
+    Effect.gen(function*() {
+      const { scrape, seconds, shutdown } = yield* switchable()
+      yield* seconds(2)
+      yield* shutdown.begin
+      yield* seconds(3)
+      const text = yield* scrape
+      expect(Exposition.value(text, "dashboard_ready")).toBe(0)
+      expect(Exposition.value(text, "dashboard_dependency_up", { dependency: "redis" })).toBe(0)
+      expect(
+        Exposition.value(text, "dashboard_readiness_checks_total", {
+          dependency: "redis",
+          result: "up",
+          reason: "none"
+        })
+      )
+        .toBe(3)
+      expect(
+        Exposition.value(text, "dashboard_readiness_checks_total", {
+          dependency: "redis",
+          result: "down",
+          reason: "shutting down"
+        })
+      ).toBe(0)
     }))
 
   it.scoped("the latency histogram is in seconds and has a bucket at the configured budget", () =>

@@ -14,6 +14,7 @@ import { Database, DatabaseUnavailable } from "../../src/layers/Database.js"
 import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness, runCheck, runChecks } from "../../src/Readiness.js"
+import { Shutdown } from "../../src/Shutdown.js"
 import * as TestApp from "../support/TestApp.js"
 
 describe("the readiness fold", () => {
@@ -85,7 +86,7 @@ describe("the readiness snapshot", () => {
   const build = (database: Layer.Layer<Database>, interval: Duration.DurationInput = "1 second") =>
     Layer.build(
       Readiness.layer([Dependency.check(Database, database), Dependency.check(Redis, Redis.Test)]).pipe(
-        Layer.provide(TestApp.settings({ timeout: "500 millis", interval }))
+        Layer.provide([TestApp.settings({ timeout: "500 millis", interval }), Shutdown.layer])
       )
     ).pipe(Effect.map(Context.get(Readiness)))
 
@@ -171,4 +172,33 @@ describe("the readiness snapshot", () => {
       expect(errors).toEqual([])
     }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))
   })
+
+  it.scoped("once shutdown begins every check reads shutting down, and no round brings ready back", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      const context = yield* Layer.build(
+        Readiness.layer([
+          Dependency.check(Database, counting(count, "100 millis")),
+          Dependency.check(Redis, Redis.Test)
+        ]).pipe(
+          Layer.provideMerge(
+            Layer.merge(TestApp.settings({ timeout: "500 millis", interval: "1 second" }), Shutdown.layer)
+          )
+        )
+      )
+      const readiness = Context.get(context, Readiness)
+      // A round is in flight when shutdown begins; its result must not replace the shutting-down report.
+      yield* TestClock.adjust("50 millis")
+      yield* Context.get(context, Shutdown).begin
+      const report = yield* readiness.current
+      expect(report.status).toBe("not ready")
+      expect(report.checks).toEqual({
+        database: { status: "down", latencyMs: 0, error: "shutting down" },
+        redis: { status: "down", latencyMs: 0, error: "shutting down" }
+      })
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* readiness.refresh).toEqual(report)
+      expect(readiness.unsafeFresh(Number.MAX_SAFE_INTEGER)).toEqual(report)
+      expect(yield* Ref.get(count)).toBe(1)
+    }))
 })

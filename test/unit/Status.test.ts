@@ -12,6 +12,7 @@ import { Database } from "../../src/layers/Database.js"
 import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { type CheckResult, Readiness, type Round } from "../../src/Readiness.js"
+import { Shutdown } from "../../src/Shutdown.js"
 import { changesKept, History, latencySamplesKept, minutesKept, Status, StatusReport } from "../../src/Status.js"
 import * as TestApp from "../support/TestApp.js"
 
@@ -23,7 +24,9 @@ const build = (database: Layer.Layer<Database>) =>
     Status.layer.pipe(
       Layer.provideMerge(
         Readiness.layer([Dependency.check(Database, database), Dependency.check(Redis, Redis.Test)]).pipe(
-          Layer.provideMerge(TestApp.settings({ timeout: "500 millis", interval: "1 minute" }))
+          Layer.provideMerge(
+            Layer.merge(TestApp.settings({ timeout: "500 millis", interval: "1 minute" }), Shutdown.layer)
+          )
         )
       )
     )
