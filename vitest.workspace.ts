@@ -1,5 +1,6 @@
-// The test projects. `unit` and `integration` are the default suite; `chaos`, `faults` and `lb` are opt-in and only
-// join a run when named with `--project` (see vitest.config.ts), and refuse to run without their variable.
+// The test projects. `unit` and `integration` are the default suite; `chaos`, `faults`, `lb` and `prometheus` are
+// opt-in and only join a run when named with `--project` (see vitest.config.ts), and refuse to run without their
+// variable.
 import type { TestProjectInlineConfiguration } from "vitest/config"
 
 const project = (name: string, include: ReadonlyArray<string>, extra: Record<string, unknown> = {}) =>
@@ -31,6 +32,12 @@ export const optInProjects = {
     setupFiles: ["test/lb/optIn.ts"],
     globalSetup: ["test/setup/lb.ts"],
     testTimeout: 60_000,
+    hookTimeout: 60_000,
+    fileParallelism: false
+  }),
+  prometheus: project("prometheus", ["test/prometheus/**/*.test.ts"], {
+    setupFiles: ["test/prometheus/optIn.ts"],
+    testTimeout: 180_000,
     hookTimeout: 60_000,
     fileParallelism: false
   })

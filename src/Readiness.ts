@@ -12,10 +12,12 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
 import * as Record from "effect/Record"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as AppConfig from "./AppConfig.js"
 import { type Check, type CheckFailure, type FailureReason, failureReasons } from "./layers/Dependency.js"
 import { Shutdown } from "./Shutdown.js"
@@ -170,6 +172,17 @@ const logChanges = (previous: Snapshot | undefined, next: Snapshot) =>
       : Effect.logWarning(`${name} is down: ${result.error}`)
   }, { discard: true })
 
+/** One finished round, as the metrics and the SLA report observe it. */
+export interface Round {
+  /** When the round started and finished, in epoch milliseconds. */
+  readonly startedAt: number
+  readonly finishedAt: number
+  /** What each check returned in this round, with its latency. */
+  readonly results: Readonly<Record<string, CheckResult>>
+  /** The snapshot probes read once this round finished. */
+  readonly reported: Snapshot
+}
+
 export interface ReadinessService {
   /** The names of the checks, in report order. */
   readonly names: ReadonlyArray<string>
@@ -181,6 +194,12 @@ export interface ReadinessService {
   readonly unsafeFresh: (nowMillis: number) => Snapshot | undefined
   /** `refresh` as one promise shared by every caller while the round runs, for the probe fast path. */
   readonly unsafeRefresh: () => Promise<Snapshot>
+  /**
+   * Every round from the latest finished one on: a subscriber first sees the last round that finished before it
+   * subscribed (if any), then each new one. A subscriber that falls behind loses the oldest rounds; it never slows
+   * the rounds down.
+   */
+  readonly rounds: Stream.Stream<Round>
 }
 
 /** The checks of an app's dependencies, each built by `Dependency.check`. */
@@ -217,8 +236,10 @@ const make = <D extends Dependencies>(
     let published = false
     const damping = new Map<string, { readonly reported: CheckStatus; readonly streak: number }>()
 
+    const finished = yield* PubSub.sliding<Round>({ capacity: 64, replay: 1 })
     const runRound = Effect.gen(function*() {
       if (shutdown.isShuttingDown()) return latest
+      const startedAt = yield* Clock.currentTimeMillis
       const observed = yield* runChecks(checks, settings.timeout)
       // A round that ends after shutdown began must not bring `ready` back.
       if (shutdown.isShuttingDown()) return latest
@@ -236,16 +257,26 @@ const make = <D extends Dependencies>(
       yield* logChanges(published ? latest : undefined, snapshot)
       latest = snapshot
       published = true
+      yield* PubSub.publish(finished, {
+        startedAt,
+        finishedAt: observed.checkedAt,
+        results: observed.checks,
+        reported: snapshot
+      })
       return snapshot
     })
 
     // From the moment shutdown begins, every check reads `shutting down`, and no round changes that.
+    const clock = yield* Effect.clock
     shutdown.onBegin(() => {
       latest = {
         status: "not ready",
         checkedAt: latest.checkedAt,
         checks: Record.map(checks, () => shuttingDownResult)
       }
+      // Observers see the service reported down from here, though no check ran.
+      const now = clock.unsafeCurrentTimeMillis()
+      finished.unsafeOffer({ startedAt: now, finishedAt: now, results: {}, reported: latest })
     })
 
     // Single flight: the round in flight is a fiber in the service's scope, joined by every caller that arrives
@@ -292,7 +323,14 @@ const make = <D extends Dependencies>(
       Effect.forkScoped
     )
 
-    return { names: Object.keys(checks), current, refresh, unsafeFresh, unsafeRefresh }
+    return {
+      names: Object.keys(checks),
+      current,
+      refresh,
+      unsafeFresh,
+      unsafeRefresh,
+      rounds: Stream.fromPubSub(finished)
+    }
   })
 
 export class Readiness extends Context.Tag("dashboard/Readiness")<Readiness, ReadinessService>() {

@@ -5,6 +5,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { CheckResult, ReadinessStatus } from "../Readiness.js"
+import { StatusApi } from "./StatusApi.js"
 
 export const healthzPath = "/healthz"
 export const livezPath = "/livez"
@@ -61,4 +62,6 @@ export class ProbesApi extends HttpApiGroup.make("probes")
   )
 {}
 
-export class DashboardApi extends HttpApi.make("dashboard").add(ProbesApi).annotate(OpenApi.Title, "dashboard") {}
+export class DashboardApi
+  extends HttpApi.make("dashboard").add(ProbesApi).add(StatusApi).annotate(OpenApi.Title, "dashboard")
+{}

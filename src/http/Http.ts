@@ -12,6 +12,7 @@ import { Readiness, ReadinessSettings } from "../Readiness.js"
 import { DashboardApi, healthzPath, livezPath, openApiPath, readyzPath } from "./Api.js"
 import { healthBody, jsonHeaders, readinessAnswer, readinessQuery } from "./Probes.js"
 import { type FastAnswer, targetOf } from "./Server.js"
+import { StatusLive } from "./StatusHttp.js"
 
 const toResponse = (answer: FastAnswer) =>
   HttpServerResponse.text(answer.body, {
@@ -83,7 +84,7 @@ const isProbe = (request: HttpServerRequest.HttpServerRequest) => {
   return path === healthzPath || path === livezPath || path.startsWith(readyzPath)
 }
 
-export const ApiLive = HttpApiBuilder.api(DashboardApi).pipe(Layer.provide(ProbesLive))
+export const ApiLive = HttpApiBuilder.api(DashboardApi).pipe(Layer.provide([ProbesLive, StatusLive]))
 
 /** Serves the API on whatever `HttpServer` is provided; probes carry no tracer span and no request log. */
 export const HttpLive = HttpApiBuilder.serve().pipe(

@@ -40,6 +40,30 @@ export class FastRoutes extends Context.Tag("dashboard/FastRoutes")<FastRoutes, 
 }
 
 /**
+ * Counts answered requests, when provided (the server looks for it but does not require it). A fast route's
+ * counter is resolved once when the server starts, so a fast answer costs one call; a request the Effect app
+ * serves is counted by its path when its response has finished.
+ */
+export class RequestCounter extends Context.Tag("dashboard/RequestCounter")<RequestCounter, {
+  /** The counter of one fast route, called with the status of each of its answers. */
+  readonly fastRoute: (path: string) => (status: number) => void
+  /** Called once for each request the Effect app answered. */
+  readonly effectApp: (path: string, status: number) => void
+}>() {}
+
+const countedRoute = (route: FastRoute, count: (status: number) => void): FastRoute => (request) => {
+  const answer = route(request)
+  if (!("then" in answer)) {
+    count(answer.status)
+    return answer
+  }
+  return answer.then((ready) => {
+    count(ready.status)
+    return ready
+  })
+}
+
+/**
  * The request target as a path and a query, whatever its form: origin-form (`/readyz?x`) or absolute-form
  * (`http://host/readyz`, which HTTP/1.1 servers must accept). `*` and anything else yield the target unchanged.
  */
@@ -128,7 +152,10 @@ export interface ListenOptions {
 
 const make = (options: ListenOptions) =>
   Effect.gen(function*() {
-    const routes = yield* FastRoutes
+    const counter = Option.getOrUndefined(yield* Effect.serviceOption(RequestCounter))
+    const routes: ReadonlyMap<string, FastRoute> = counter === undefined
+      ? yield* FastRoutes
+      : new Map([...yield* FastRoutes].map(([path, route]) => [path, countedRoute(route, counter.fastRoute(path))]))
     const shutdown = yield* Shutdown
     const shutdownSettings = yield* ShutdownSettings
     const limits: Limits = { ...defaultLimits, ...options.limits }
@@ -178,6 +205,10 @@ const make = (options: ListenOptions) =>
       // The app routes on the path: an absolute-form target is handed over in origin-form.
       if (target.path.charCodeAt(0) === 47) {
         request.url = target.query === "" ? target.path : `${target.path}?${target.query}`
+      }
+      if (counter !== undefined) {
+        const path = target.path
+        response.once("finish", () => counter.effectApp(path, response.statusCode))
       }
       effectHandler(request, response)
     }

@@ -14,6 +14,7 @@ import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness, ReadinessSettings } from "../../src/Readiness.js"
 import { ShutdownSettings } from "../../src/Shutdown.js"
+import { Status } from "../../src/Status.js"
 
 export interface Probe {
   readonly status: number
@@ -89,6 +90,8 @@ export const serve = <DatabaseError, RedisError>(layers: {
     return {
       port: address.port,
       readiness,
+      /** The SLA report's service, as the app built it. */
+      status: Context.get(context, Status),
       request,
       /** GET /readyz, with its body decoded as a report. */
       ready: Effect.flatMap(request("/readyz"), (probe) =>

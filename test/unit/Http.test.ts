@@ -13,6 +13,7 @@ import { hasBadHost } from "../../src/http/Server.js"
 import { Database } from "../../src/layers/Database.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness } from "../../src/Readiness.js"
+import { Status } from "../../src/Status.js"
 import * as Raw from "../support/Raw.js"
 import * as TestApp from "../support/TestApp.js"
 
@@ -64,7 +65,11 @@ describe("HTTP contract", () => {
       const app = yield* healthy()
       const web = HttpApiBuilder.toWebHandler(
         Layer.mergeAll(ApiLive, HttpServer.layerContext).pipe(
-          Layer.provide([Layer.succeed(Readiness, app.readiness), TestApp.settings()])
+          Layer.provide([
+            Layer.succeed(Readiness, app.readiness),
+            Layer.succeed(Status, app.status),
+            TestApp.settings()
+          ])
         )
       )
       yield* Effect.addFinalizer(() => Effect.promise(() => web.dispose()))
