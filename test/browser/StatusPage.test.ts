@@ -158,6 +158,7 @@ describe("the status page in Chromium", () => {
 
   it("shows Redis up again and lists both changes with their reasons", async () => {
     step = "redis back"
+    expect((await dependencyState(page, "redis")).state, "Redis shown down before it comes back").toBe("down")
     const backAt = performance.now()
     await Effect.runPromise(service.redis.set(Fault.pass))
     timings["redis up shown after (ms)"] = await waitUntil(
