@@ -1,5 +1,5 @@
-// The test projects. `unit` and `integration` are the default suite; `chaos`, `faults` and `browser` are opt-in and only
-// join a run when named with `--project` (see vitest.config.ts), and refuse to run without their variable.
+// The test projects. `unit` and `integration` are the default suite; `chaos`, `faults` and `browser` are opt-in and
+// only join a run when named with `--project` (see vitest.config.ts), and refuse to run without their variable.
 import type { TestProjectInlineConfiguration } from "vitest/config"
 
 const project = (name: string, include: ReadonlyArray<string>, extra: Record<string, unknown> = {}) =>
