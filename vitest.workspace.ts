@@ -1,5 +1,5 @@
-// The test projects. `unit` and `integration` are the default suite; `chaos`, `faults`, `lb` and `prometheus` are
-// opt-in and only join a run when named with `--project` (see vitest.config.ts), and refuse to run without their
+// The test projects. `unit` and `integration` are the default suite; `chaos`, `faults`, `lb`, `prometheus` and `browser`
+// are opt-in and only join a run when named with `--project` (see vitest.config.ts), and refuse to run without their
 // variable.
 import type { TestProjectInlineConfiguration } from "vitest/config"
 
@@ -38,6 +38,12 @@ export const optInProjects = {
   prometheus: project("prometheus", ["test/prometheus/**/*.test.ts"], {
     setupFiles: ["test/prometheus/optIn.ts"],
     testTimeout: 180_000,
+    hookTimeout: 60_000,
+    fileParallelism: false
+  }),
+  browser: project("browser", ["test/browser/**/*.test.ts"], {
+    setupFiles: ["test/browser/optIn.ts"],
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     fileParallelism: false
   })

@@ -5,6 +5,19 @@
 // from class names. The source map serves `node --enable-source-maps` when a stack trace must point into src/.
 import * as esbuild from "esbuild"
 
+// The status page's script, compiled for the browser and handed to the bundle as a string (see
+// src/http/StatusPageScript.ts, which holds the same options for unbundled runs).
+const client = await esbuild.build({
+  entryPoints: ["src/client/statusPage.ts"],
+  bundle: true,
+  format: "iife",
+  target: "es2020",
+  minify: true,
+  legalComments: "none",
+  write: false,
+  logLevel: "warning"
+})
+
 await esbuild.build({
   entryPoints: ["src/main.ts"],
   outfile: "dist/main.js",
@@ -16,6 +29,7 @@ await esbuild.build({
   minify: true,
   keepNames: true,
   logLevel: "warning",
+  define: { STATUS_PAGE_SCRIPT: JSON.stringify(client.outputFiles[0].text) },
   // CommonJS dependencies (pg, ioredis) call require() for Node's built-in modules.
   banner: {
     js:

@@ -5,6 +5,7 @@ import { HttpLive } from "./http/Http.js"
 import { RequestCounterLive, withMetricsRoute } from "./http/MetricsRoutes.js"
 import { ProbeRoutesLive } from "./http/Probes.js"
 import type { FastRoutes } from "./http/Server.js"
+import { withStatusPageRoutes } from "./http/StatusPage.js"
 import { Metrics } from "./Metrics.js"
 import { type Dependencies, Readiness, type ReadinessSettings } from "./Readiness.js"
 import { Shutdown, type ShutdownSettings } from "./Shutdown.js"
@@ -30,7 +31,7 @@ export const make = <D extends Dependencies, SettingsError, ServerError>(
   // Metrics and the SLA report observe the rounds; the server counts requests into the metrics.
   const ObservedLive = Layer.merge(Metrics.layer, Status.layer)
   const ServerLive = layers.server.pipe(
-    Layer.provide(Layer.merge(withMetricsRoute(ProbeRoutesLive), RequestCounterLive))
+    Layer.provide(Layer.merge(withStatusPageRoutes(withMetricsRoute(ProbeRoutesLive)), RequestCounterLive))
   )
   // Readiness, its settings, the shutdown state, the metrics, the report and the server stay in the output: main.ts
   // drains through them, and tests find the bound address and the state there.

@@ -27,6 +27,24 @@ export const DependencyChange = Schema.Struct({
 
 export const ServiceChange = Schema.Struct({ at: Schema.String, status: ReadinessStatus })
 
+/** Fifteen minutes of one dependency's last day, for the status page's uptime bar. */
+export const UptimeSegment = Schema.Struct({
+  /** When the fifteen minutes begin (ISO 8601). */
+  start: Schema.String,
+  /** The fraction of the observed time it was up, or null when nothing was observed in them. */
+  availability: Schema.NullOr(Schema.Number),
+  observedSeconds: Schema.Number
+})
+
+/** The check latency percentiles of one ten-second bucket, for the status page's latency chart. */
+export const LatencyPoint = Schema.Struct({
+  /** When the bucket begins (ISO 8601). */
+  at: Schema.String,
+  p50: Schema.NullOr(Schema.Number),
+  p99: Schema.NullOr(Schema.Number),
+  samples: Schema.Number
+})
+
 export const DependencyReport = Schema.Struct({
   status: Schema.Literal("up", "down"),
   error: Schema.optional(Reason),
@@ -40,7 +58,11 @@ export const DependencyReport = Schema.Struct({
     samples: Schema.Number
   }),
   /** The last state changes, newest first. */
-  changes: Schema.Array(DependencyChange)
+  changes: Schema.Array(DependencyChange),
+  /** The last day in fifteen-minute segments, oldest first; the last one is the segment now falls in. */
+  uptime: Schema.Array(UptimeSegment),
+  /** The last five minutes of check latency in ten-second buckets, oldest first; the last one is still filling. */
+  latencySeries: Schema.Array(LatencyPoint)
 })
 
 export const StatusReport = Schema.Struct({
@@ -62,6 +84,12 @@ export const changesKept = 50
 /** Latency samples kept per dependency: five minutes of rounds at one a second fit with room to spare. */
 export const latencySamplesKept = 1024
 export const latencyWindowMillis = 5 * minuteMillis
+/** The uptime bar: the last day in segments of a quarter of an hour, built from the per-minute ring. */
+export const segmentMinutes = 15
+export const segmentsKept = minutesKept / segmentMinutes
+export const latencyBucketMillis = 10_000
+
+const iso = (millis: number) => new Date(millis).toISOString()
 
 /**
  * Observed and up time, in total and per minute over the last day. Each slot of the ring holds the minute it
@@ -114,6 +142,27 @@ export class Availability {
     return ratio(this.observedMillis, this.upMillis)
   }
 
+  /**
+   * The last `segmentsKept` quarters of an hour, oldest first, aligned on the quarter: the last is the one the
+   * minute `end` falls in (as in `window`), so the segments span at most the day the ring holds.
+   */
+  segments(end: number): Array<typeof UptimeSegment.Type> {
+    const lastSegment = Math.floor((Math.ceil(end / minuteMillis) - 1) / segmentMinutes)
+    const segments: Array<typeof UptimeSegment.Type> = []
+    for (let segment = lastSegment - segmentsKept + 1; segment <= lastSegment; segment++) {
+      let observed = 0
+      let up = 0
+      for (let minute = segment * segmentMinutes; minute < (segment + 1) * segmentMinutes; minute++) {
+        const slot = ((minute % minutesKept) + minutesKept) % minutesKept
+        if (this.minutes[slot] !== minute) continue
+        observed += this.observed[slot]!
+        up += this.up[slot]!
+      }
+      segments.push({ start: iso(segment * segmentMinutes * minuteMillis), ...ratio(observed, up) })
+    }
+    return segments
+  }
+
   windows(now: number): typeof Windows.Type {
     return { lastHour: this.window(now, 60), lastDay: this.window(now, minutesKept), sinceStart: this.sinceStart() }
   }
@@ -145,9 +194,32 @@ export class Latencies {
       if (this.times[i]! > now - latencyWindowMillis) recent.push(this.values[i]!)
     }
     recent.sort((a, b) => a - b)
-    const rank = (q: number) => recent.length === 0 ? null : recent[Math.ceil(q * recent.length) - 1]!
-    return { p50: rank(0.5), p99: rank(0.99), samples: recent.length }
+    return nearestRanks(recent)
   }
+
+  /**
+   * p50 and p99 per ten-second bucket over the five minutes up to `now`, oldest first, aligned on the bucket so a
+   * sample stays in the same bucket from one report to the next; the last bucket is the one `now` falls in.
+   */
+  series(now: number): Array<typeof LatencyPoint.Type> {
+    const buckets = latencyWindowMillis / latencyBucketMillis
+    const first = Math.floor(now / latencyBucketMillis) - buckets + 1
+    const samples: Array<Array<number>> = Array.from({ length: buckets }, () => [])
+    for (let i = 0; i < this.size; i++) {
+      const bucket = Math.floor(this.times[i]! / latencyBucketMillis) - first
+      if (bucket >= 0 && bucket < buckets) samples[bucket]!.push(this.values[i]!)
+    }
+    return samples.map((values, i) => ({
+      at: iso((first + i) * latencyBucketMillis),
+      ...nearestRanks(values.sort((a, b) => a - b))
+    }))
+  }
+}
+
+/** Nearest-rank p50 and p99 of sorted values. */
+const nearestRanks = (sorted: ReadonlyArray<number>) => {
+  const rank = (q: number) => sorted.length === 0 ? null : sorted[Math.ceil(q * sorted.length) - 1]!
+  return { p50: rank(0.5), p99: rank(0.99), samples: sorted.length }
 }
 
 interface Change<S> {
@@ -182,8 +254,6 @@ class Series<S extends string> {
     this.error = error
   }
 }
-
-const iso = (millis: number) => new Date(millis).toISOString()
 
 const changesOf = <S>(changes: ReadonlyArray<Change<S>>) =>
   changes.map((change) => ({
@@ -241,7 +311,9 @@ export class History {
           since: iso(series.since),
           windows: series.availability.windows(now),
           latencyMs: latencies.percentiles(now),
-          changes: changesOf(series.changes)
+          changes: changesOf(series.changes),
+          uptime: series.availability.segments(now),
+          latencySeries: latencies.series(now)
         }])
       )
     }
