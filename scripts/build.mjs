@@ -20,7 +20,11 @@ const client = await esbuild.build({
 
 await esbuild.build({
   entryPoints: ["src/main.ts"],
-  outfile: "dist/main.js",
+  outdir: "dist",
+  // The listener and what it needs are in main.js; the rest of the service is a chunk main.js imports once it
+  // listens (src/main.ts), so that liveness answers before the whole bundle has been read.
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
   bundle: true,
   platform: "node",
   format: "esm",

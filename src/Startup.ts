@@ -20,7 +20,10 @@ export const describeStartupFailure = (cause: Cause.Cause<unknown>): string => {
   if (Option.isSome(failure)) {
     const error = failure.value
     if (ConfigError.isConfigError(error)) return `invalid configuration: ${describeConfigError(error)}`
-    if (typeof error === "object" && error !== null && "_tag" in error && error._tag === "ServeError") {
+    if (
+      typeof error === "object" && error !== null && "_tag" in error &&
+      (error._tag === "ServeError" || error._tag === "ListenError")
+    ) {
       const inner = "cause" in error && error.cause instanceof Error ? error.cause.message : "unknown reason"
       return `cannot listen: ${inner}`
     }

@@ -1,25 +1,28 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as App from "./App.js"
-import * as Server from "./http/Server.js"
-import { Database } from "./layers/Database.js"
-import * as Dependency from "./layers/Dependency.js"
-import { Redis } from "./layers/Redis.js"
+import * as AppConfig from "./AppConfig.js"
+import * as Edge from "./Edge.js"
+import { Listener } from "./http/Listener.js"
+import { bootRoutes } from "./http/Liveness.js"
 import { LoggingLive } from "./Logging.js"
 import { ProcessWarningsLive } from "./ProcessWarnings.js"
-import { ReadinessSettings } from "./Readiness.js"
 import { DrainOnSignal, ShutdownSettings } from "./Shutdown.js"
 import { reportStartupFailure } from "./Startup.js"
 
+// The listener opens first, with liveness and a readiness failing closed, and the rest of the service is loaded
+// after: an orchestrator scaling out waits on the first /healthz, and reading the whole bundle costs ~150 ms.
+const ListenerLive = Layer.unwrapEffect(
+  Effect.map(
+    Effect.all([AppConfig.notReadyStatus, Effect.clock]),
+    ([notReadyStatus, clock]) => Listener.Live(bootRoutes(notReadyStatus, () => clock.unsafeCurrentTimeMillis()))
+  )
+)
+const ServiceLive = Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./Service.js")), (m) => m.ServiceLive))
+
 DrainOnSignal.pipe(
-  Layer.provideMerge(App.make({
-    dependencies: [
-      Dependency.check(Database, Database.Live),
-      Dependency.check(Redis, Redis.Live)
-    ],
-    settings: Layer.merge(ReadinessSettings.Live, ShutdownSettings.Live),
-    server: Server.Live
-  })),
+  Layer.provideMerge(ServiceLive),
+  Layer.provideMerge(Edge.make(ListenerLive, ShutdownSettings.Live)),
   Layer.provide(ProcessWarningsLive),
   Layer.provide(LoggingLive),
   Layer.launch,

@@ -7,9 +7,9 @@ import * as Schema from "effect/Schema"
 import { CheckResult, ReadinessStatus } from "../Readiness.js"
 import { StatusApi } from "./StatusApi.js"
 
-export const healthzPath = "/healthz"
-export const livezPath = "/livez"
-export const readyzPath = "/readyz"
+import { healthzPath, livezPath, readyzPath } from "./Liveness.js"
+
+export { healthzPath, livezPath, readyzPath }
 export const openApiPath = "/openapi.json"
 
 export const Health = Schema.Struct({ status: Schema.Literal("ok") })

@@ -3,14 +3,14 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type CheckResult, Readiness, ReadinessSettings, type Snapshot } from "../Readiness.js"
-import { type Health, healthzPath, livezPath, type ReadinessReport, readyzPath } from "./Api.js"
+import type { ReadinessReport } from "./Api.js"
+import { healthAnswer, healthBody, healthzPath, jsonHeaders, livezPath, readyzPath } from "./Liveness.js"
 import { type FastAnswer, type FastRequest, type FastRoute, FastRoutes } from "./Server.js"
 
-export const jsonHeaders = { "content-type": "application/json", "cache-control": "no-store" } as const
 const healthJsonHeaders = { "content-type": "application/health+json", "cache-control": "no-store" } as const
 const textHeaders = { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } as const
 
-export const healthBody = JSON.stringify({ status: "ok" } satisfies typeof Health.Encoded)
+export { healthBody, jsonHeaders }
 
 // Everything but the age is fixed for a snapshot, so it is encoded once per snapshot, not once per probe.
 const encodedPrefixes = new WeakMap<Snapshot, string>()
@@ -130,8 +130,6 @@ export const readinessAnswer = (
     )
   }
 }
-
-const healthAnswer: FastAnswer = { status: 200, headers: jsonHeaders, body: healthBody }
 
 /** The probes as fast routes: liveness touches nothing; readiness, whole or per check, reads the snapshot. */
 export const ProbeRoutesLive = Layer.effect(

@@ -64,9 +64,10 @@ export const startService = async (): Promise<Service> => {
   const deadline = Date.now() + 10_000
   while (true) {
     if (child.exitCode !== null) throw new Error(`the service exited at start:\n${output}`)
-    const healthy = await fetch(`${origin}/healthz`).then((r) => r.ok, () => false)
+    // /openapi.json answers once the app is attached (liveness answers before it has loaded).
+    const healthy = await fetch(`${origin}/openapi.json`).then((r) => r.ok, () => false)
     if (healthy) break
-    if (Date.now() > deadline) throw new Error(`no /healthz within 10 s:\n${output}`)
+    if (Date.now() > deadline) throw new Error(`no /openapi.json within 10 s:\n${output}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
   return {

@@ -2,7 +2,6 @@
 // over real HTTP (so the Node fast path is exercised), plus what every scenario needs to wait for a report, time it
 // and fail on a crash.
 import * as HttpServer from "@effect/platform/HttpServer"
-import type { ServeError } from "@effect/platform/HttpServerError"
 import { afterAll, afterEach, beforeEach, expect } from "@effect/vitest"
 import {
   Cause,
@@ -26,8 +25,9 @@ import { performance } from "node:perf_hooks"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import * as App from "../../src/App.js"
+import * as Edge from "../../src/Edge.js"
 import { Health, ReadinessReport } from "../../src/http/Api.js"
-import * as Server from "../../src/http/Server.js"
+import { Listener, type ListenError } from "../../src/http/Listener.js"
 import { Database } from "../../src/layers/Database.js"
 import { check, type FailureReason } from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
@@ -252,7 +252,7 @@ export interface StartOptions {
 
 export const start = (
   options: StartOptions = {}
-): Effect.Effect<Service, FaultProxy.FaultProxyError | ServeError, Scope.Scope> =>
+): Effect.Effect<Service, FaultProxy.FaultProxyError | ListenError, Scope.Scope> =>
   Effect.gen(function*() {
     const proxies = {} as Record<DependencyName, FaultProxy.FaultProxy>
     for (const { name, target } of dependencies) {
@@ -261,9 +261,6 @@ export const start = (
     }
 
     const address = yield* Deferred.make<HttpServer.Address>()
-    const server = Server.layer({ port: 0, host: "127.0.0.1" }).pipe(
-      Layer.tap((context) => Deferred.succeed(address, Context.get(context, HttpServer.HttpServer).address))
-    )
     const url = (name: DependencyName) => Redacted.make(dependency(name).url(proxies[name].port))
     const app = App.make({
       dependencies: [
@@ -273,15 +270,19 @@ export const start = (
         ),
         check(Redis, Redis.layer({ url: url("redis"), timeout: budgetMillis }))
       ],
-      settings: Layer.merge(
-        ReadinessSettings.make({
-          timeout: Duration.millis(budgetMillis),
-          interval: Duration.millis(options.intervalMillis ?? intervalMillis)
-        }),
-        Layer.succeed(ShutdownSettings, { drain: Duration.zero, timeout: Duration.seconds(4) })
-      ),
-      server
-    })
+      settings: ReadinessSettings.make({
+        timeout: Duration.millis(budgetMillis),
+        interval: Duration.millis(options.intervalMillis ?? intervalMillis)
+      })
+    }).pipe(
+      Layer.tap((context) => Deferred.succeed(address, Context.get(context, HttpServer.HttpServer).address)),
+      Layer.provideMerge(
+        Edge.make(
+          Listener.layer({ port: 0, host: "127.0.0.1" }),
+          Layer.succeed(ShutdownSettings, { drain: Duration.zero, timeout: Duration.seconds(4) })
+        )
+      )
+    )
     yield* Layer.build(app).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, captureLogger)))
     const bound = yield* Deferred.await(address)
     if (bound._tag !== "TcpAddress") return yield* Effect.die("the server is not listening on TCP")

@@ -1,14 +1,17 @@
 // The built entry point (dist/main.js, from src/main.ts; the project's globalSetup builds it) refusing bad
 // configuration: one line naming the variable, exit 1.
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
 import * as Service from "../support/Service.js"
 
-const start = (env: Record<string, string>) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+// A valid free port unless the test breaks PORT itself: the listener reads it first.
+const start = async (env: Record<string, string>) => {
+  const port = String(await Effect.runPromise(Service.freePort))
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = ChildProcess.spawn(process.execPath, [Service.entryPoint], {
       cwd: Service.root,
-      env: { ...process.env, PORT: "0", ...env },
+      env: { ...process.env, PORT: port, HOST: "127.0.0.1", ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     let stdout = ""
@@ -21,6 +24,7 @@ const start = (env: Record<string, string>) =>
       resolve({ code, stdout, stderr })
     })
   })
+}
 
 describe("startup with bad configuration", () => {
   it.each([

@@ -89,7 +89,7 @@ export const healthStatus = (port: number): Effect.Effect<number | string> =>
 
 const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null
 
-/** `node dist/main.js` on a loopback port; ready once /healthz answers 200, killed when the scope closes. */
+/** `node dist/main.js` on a loopback port; ready once the app is attached, killed when the scope closes. */
 export const spawn = (options: Options = {}): Effect.Effect<Service, ServiceError, Scope.Scope> =>
   Effect.gen(function*() {
     if (!existsSync(`${root}${entryPoint}`)) {
@@ -140,13 +140,17 @@ export const spawn = (options: Options = {}): Effect.Effect<Service, ServiceErro
       (service) => Effect.zipRight(service.signal("SIGKILL"), Effect.promise(() => service.exited))
     )
 
+    // Liveness answers as soon as the listener is open; the app (every other path) is attached once it has loaded,
+    // and /openapi.json answering says it has.
     const deadline = performance.now() + Duration.toMillis(options.startWithin ?? "10 seconds")
-    while ((yield* healthStatus(port)) !== 200) {
-      yield* service.assertAlive
-      if (performance.now() > deadline) {
-        return yield* new ServiceError({ message: `no /healthz 200 on port ${port} in time:\n${service.output()}` })
+    for (const path of ["/healthz", "/openapi.json"]) {
+      while ((yield* Effect.map(get(port, path), (answer) => answer.status)) !== 200) {
+        yield* service.assertAlive
+        if (performance.now() > deadline) {
+          return yield* new ServiceError({ message: `no ${path} 200 on port ${port} in time:\n${service.output()}` })
+        }
+        yield* Effect.sleep("25 millis")
       }
-      yield* Effect.sleep("25 millis")
     }
     return service
   })

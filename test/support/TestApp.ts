@@ -7,8 +7,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as App from "../../src/App.js"
+import * as Edge from "../../src/Edge.js"
 import { ReadinessReport } from "../../src/http/Api.js"
-import * as Server from "../../src/http/Server.js"
+import { type Limits, Listener } from "../../src/http/Listener.js"
 import { Database } from "../../src/layers/Database.js"
 import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
@@ -55,15 +56,21 @@ export const serve = <DatabaseError, RedisError>(layers: {
   readonly redis: Layer.Layer<Redis, RedisError>
   readonly settings?: Layer.Layer<ReadinessSettings>
   readonly shutdown?: Layer.Layer<ShutdownSettings>
-  readonly limits?: Partial<Server.Limits>
+  readonly limits?: Partial<Limits>
 }) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(
       App.make({
         dependencies: [Dependency.check(Database, layers.database), Dependency.check(Redis, layers.redis)],
-        settings: Layer.merge(layers.settings ?? settings(), layers.shutdown ?? shutdownSettings()),
-        server: Server.layer({ port: 0, host: "127.0.0.1", ...(layers.limits ? { limits: layers.limits } : {}) })
-      })
+        settings: layers.settings ?? settings()
+      }).pipe(
+        Layer.provideMerge(
+          Edge.make(
+            Listener.layer({ port: 0, host: "127.0.0.1", ...(layers.limits ? { limits: layers.limits } : {}) }),
+            layers.shutdown ?? shutdownSettings()
+          )
+        )
+      )
     )
     const server = Context.get(context, HttpServer.HttpServer)
     const readiness = Context.get(context, Readiness)
