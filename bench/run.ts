@@ -25,6 +25,7 @@ import {
 import { counts, openPostgres, openRedis, type Postgres, rates, type RedisCounter, withDatabase } from "./counters.js"
 import { load, type LoadOptions, type LoadResult } from "./load.js"
 import { atLeast, atMost, fixed, type Row, table, targetsTable } from "./report.js"
+import { measureStartup } from "./startup.js"
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url))
 const resultsDir = path.join(benchDir, "results")
@@ -38,6 +39,7 @@ const config = {
   idleWindowS: 10,
   scrapeS: 5,
   stormConnections: 1000,
+  startupRuns: 9,
   stormS: 10,
   blackholeRounds: 3,
   blackholeS: 5,
@@ -141,7 +143,9 @@ const serviceEnv = (port: number, databaseUrl: string, redisUrl: string): NodeJS
   DATABASE_URL: databaseUrl,
   REDIS_URL: redisUrl,
   READINESS_TIMEOUT_MS: String(config.readinessTimeoutMs),
-  READINESS_INTERVAL_MS: String(config.readinessIntervalMs)
+  READINESS_INTERVAL_MS: String(config.readinessIntervalMs),
+  // The bench stops instances with SIGTERM; a drain would only make it wait.
+  SHUTDOWN_DRAIN_MS: "0"
 })
 
 const startService = async (name: string, env: NodeJS.ProcessEnv, port: number, logName: string) => {
@@ -399,8 +403,23 @@ const storm = async (dependencies: Dependencies) => {
 }
 
 const bench = async (dependencies: Dependencies) => {
+  log(`startup: spawn to first /healthz 200, service and raw node:http alternating, ${config.startupRuns} runs each`)
+  const startup = await measureStartup(
+    serviceEntry,
+    path.join(benchDir, "rawServer.mjs"),
+    serviceEnv(0, dependencies.databaseUrl, dependencies.redisUrl),
+    config.startupRuns
+  )
   const { blackhole, idle, scrape, throughput, ...service } = await steady(dependencies)
-  return { service, idle, scrape, throughput, blackhole, storm: await storm(dependencies) }
+  return {
+    startup: { ...startup, serviceMedianMs: median(startup.serviceMs), rawMedianMs: median(startup.rawMs) },
+    service,
+    idle,
+    scrape,
+    throughput,
+    blackhole,
+    storm: await storm(dependencies)
+  }
 }
 
 const describeExit = (exit: Exit): string =>
@@ -415,7 +434,15 @@ const targetRows = (figures: Awaited<ReturnType<typeof bench>>): Array<Row> => {
   const during = storm.checksDuringStorm
   const notStarted = "blackholed instance did not start"
   const p99Ratio = blackhole.started ? blackhole.healthz.p99Ms / blackhole.normalHealthz.p99Ms : undefined
+  const startupRatio = figures.startup.serviceMedianMs / figures.startup.rawMedianMs
   return [
+    {
+      measure: "spawn to first /healthz 200 ÷ raw node:http (median)",
+      target: "≤ 2",
+      value: `${fixed(startupRatio)} (${fixed(figures.startup.serviceMedianMs, 0)} ms ÷ ` +
+        `${fixed(figures.startup.rawMedianMs, 0)} ms)`,
+      met: atMost(startupRatio, 2)
+    },
     {
       measure: "healthz ÷ raw req/s, request counters on",
       target: "≥ 0.5 (stretch ≥ 0.9)",
