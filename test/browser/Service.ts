@@ -12,6 +12,8 @@ import * as FaultProxy from "../support/FaultProxy.js"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
 export const intervalMillis = 250
+/** A short drain: long enough to be seen, short enough that stopping stays quick. */
+export const drainMillis = 500
 
 export const freePort = () =>
   new Promise<number>((resolve, reject) => {
@@ -51,7 +53,8 @@ export const startService = async (): Promise<Service> => {
       HOST: "127.0.0.1",
       DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres",
       REDIS_URL: `redis://127.0.0.1:${redis.port}`,
-      READINESS_INTERVAL_MS: String(intervalMillis)
+      READINESS_INTERVAL_MS: String(intervalMillis),
+      SHUTDOWN_DRAIN_MS: String(drainMillis)
     },
     stdio: ["ignore", "pipe", "pipe"]
   })
