@@ -146,7 +146,8 @@ describe("server limits, node dist/main.js with its default limits", () => {
         const descriptors = readdirSync(`/proc/${service.pid}/fd`).length
         expect(descriptors).toBeLessThan(512 - 200)
         yield* service.assertAlive
-        expect(service.output()).not.toMatch(/EMFILE|error/i)
+        // No EMFILE and no error logged (a warning, such as Node 24's deprecation of url.parse in ioredis, is not one).
+        expect(service.output()).not.toMatch(/EMFILE|"logLevel":"(ERROR|FATAL)"/)
         // A readiness round still reaches PostgreSQL and Redis: its sockets have descriptors to use.
         yield* Effect.sleep(1_500)
         sockets.forEach((held) => held.socket.destroy())
