@@ -3,11 +3,29 @@
 // `--project` selection of vitest.config.ts cannot apply. The chaos project still refuses to run unless the script
 // set DASHBOARD_CHAOS=1. Plain `vitest` and `pnpm test` never read this file.
 import { defineConfig } from "vitest/config"
+import { BaseSequencer, type TestSpecification } from "vitest/node"
 import { defaultProjects, optInProjects } from "./vitest.workspace.js"
+
+// Stryker runs each mutant's tests one file at a time and stops at the first failure, so the files that test pure
+// functions in milliseconds go first and the ones that serve HTTP last: most mutants then die in the cheap files.
+const slowFiles = ["Http.test", "HttpEdge.fuzz", "Probes.test", "Deploy.test", "Reachability", ".chaos."]
+const cost = (file: TestSpecification) => {
+  const slow = slowFiles.findIndex((name) => file.moduleId.includes(name))
+  return slow === -1 ? 0 : slow + 1
+}
+
+class CheapFirst extends BaseSequencer {
+  override sort(files: Array<TestSpecification>) {
+    return Promise.resolve(
+      [...files].sort((a, b) => cost(a) - cost(b) || a.moduleId.localeCompare(b.moduleId))
+    )
+  }
+}
 
 export default defineConfig({
   test: {
     projects: [...defaultProjects.filter((project) => project.test.name === "unit"), optInProjects.chaos],
+    sequence: { sequencer: CheapFirst },
     testTimeout: 15_000
   }
 })
