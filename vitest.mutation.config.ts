@@ -7,11 +7,19 @@ import { BaseSequencer, type TestSpecification } from "vitest/node"
 import { defaultProjects, optInProjects } from "./vitest.workspace.js"
 
 // Stryker runs each mutant's tests one file at a time and stops at the first failure, so the files that test pure
-// functions in milliseconds go first and the ones that serve HTTP last: most mutants then die in the cheap files.
-const slowFiles = ["Http.test", "HttpEdge.fuzz", "Probes.test", "Deploy.test", "Reachability", ".chaos."]
+// functions in milliseconds go first and the ones that serve HTTP or spawn processes last: most mutants then die in
+// the cheap files. A file not listed runs in the middle.
+const order = [
+  ["FailureCategories", "PostgresErrors", "RedisErrors", "Dependency.test", "ServerParts", "ProbeBodies"],
+  ["Readiness.test", "ReadinessLog", "AppConfig"],
+  [],
+  ["Shutdown", "ServerRuntime", "DatabaseLayer", "RedisLayer"],
+  ["HttpApp", "Probes.test", "Http.test", ".chaos."],
+  ["HttpEdge.fuzz", "Deploy", "Reachability"]
+]
 const cost = (file: TestSpecification) => {
-  const slow = slowFiles.findIndex((name) => file.moduleId.includes(name))
-  return slow === -1 ? 0 : slow + 1
+  const tier = order.findIndex((names) => names.some((name) => file.moduleId.includes(name)))
+  return tier === -1 ? 2 : tier
 }
 
 class CheapFirst extends BaseSequencer {

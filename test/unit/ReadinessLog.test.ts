@@ -192,3 +192,36 @@ describe("the readiness settings", () => {
       })
     }))
 })
+
+describe("the background round's schedule", () => {
+  it.scoped("the next round is due one interval after the latest snapshot, whoever refreshed it; none after shutdown", () =>
+    Effect.gen(function*() {
+      const count = yield* Ref.make(0)
+      const counting = Layer.succeed(Database, Database.of({ ping: Ref.update(count, (n) => n + 1) }))
+      const context = yield* Layer.build(
+        Readiness.layer([Dependency.check(Database, counting)]).pipe(
+          Layer.provideMerge(Layer.merge(TestApp.settings({ interval: "1 second", timeout: "1 hour" }), Shutdown.layer))
+        )
+      )
+      const readiness = Context.get(context, Readiness)
+      // The checks' budget timers sit an hour out; what is left is the loop's own sleep.
+      const loopSleeps = Effect.map(TestClock.sleeps(), (sleeps) => [...sleeps].filter((at) => at < 3_600_000))
+      yield* TestClock.adjust("0 millis")
+      expect(yield* Ref.get(count)).toBe(1)
+      expect(yield* loopSleeps).toEqual([1_000])
+      // A probe refreshes at 400 ms: the background round moves to 1,400 ms.
+      yield* TestClock.adjust("400 millis")
+      yield* readiness.refresh
+      expect(yield* Ref.get(count)).toBe(2)
+      yield* TestClock.adjust("600 millis")
+      expect(yield* Ref.get(count)).toBe(2)
+      expect(yield* loopSleeps).toEqual([1_400])
+      yield* TestClock.adjust("400 millis")
+      expect(yield* Ref.get(count)).toBe(3)
+      expect(yield* loopSleeps).toEqual([2_400])
+      yield* Context.get(context, Shutdown).begin
+      yield* TestClock.adjust("1 second")
+      expect(yield* loopSleeps).toEqual([])
+      expect(yield* Ref.get(count)).toBe(3)
+    }))
+})
