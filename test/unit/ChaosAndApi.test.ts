@@ -70,6 +70,17 @@ describe("the OpenAPI document", () => {
         "Readiness of one check (`database`, `redis`); 404 for an unknown check."
       )
       expect(Object.keys(spec.paths["/readyz/{name}"]!.get.responses)).toContain("404")
+      // The schemas: the report's fields, each check's, the health body, the query and path parameters.
+      const document = JSON.stringify(spec)
+      for (const field of ["checkedAt", "ageMs", "latencyMs", "observed", "\"up\"", "\"ok\"", "not ready"]) {
+        expect(document, field).toContain(field)
+      }
+      const parameters = (path: string) =>
+        (spec.paths[path]!.get as unknown as { parameters: Array<{ name: string; in: string }> }).parameters.map((p) =>
+          `${p.in}:${p.name}`
+        )
+      expect(parameters("/readyz")).toEqual(["query:exclude", "query:verbose"])
+      expect(parameters("/readyz/{name}")).toEqual(["path:name", "query:exclude", "query:verbose"])
     }))
 })
 

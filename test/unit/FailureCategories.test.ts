@@ -242,6 +242,7 @@ describe("Redis", () => {
     ["loading dataset", "unavailable"],
     ["Command timed out", "timeout"],
     ["Command timedout", "timeout"],
+    ["Connection time out", "timeout"],
     ["connect Timeout", "timeout"],
     ["CONNECTION IS CLOSED.", "connection closed"],
     ["socket hang up", "connection closed"],

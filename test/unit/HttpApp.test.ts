@@ -70,7 +70,17 @@ describe("the Effect app's 404 and 405", () => {
         expect(yield* allow(path, "POST"), path).toEqual([405, "GET, HEAD"])
         expect(yield* allow(path, "PUT"), path).toEqual([405, "GET, HEAD"])
       }
-      for (const path of ["/readyz/postgres", "/readyz/", "/readyzz", "/readyz/database/x", "/", "/openapi"]) {
+      for (
+        const path of [
+          "/readyz/postgres",
+          "/readyz/",
+          "/readyzz",
+          "/readyz_redis",
+          "/readyz/database/x",
+          "/",
+          "/openapi"
+        ]
+      ) {
         expect(yield* allow(path, "POST"), path).toEqual([404, null])
       }
     }))

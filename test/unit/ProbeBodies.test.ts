@@ -159,6 +159,7 @@ describe("reading a probe's query and Accept header", () => {
     ["application/health+json;q=0.000", false],
     ["application/health+json; Q=0", false],
     ["application/health+json;q=0.01", true],
+    ["application/health+json;aq=0", true],
     ["application/health+json;q=1", true],
     ["application/health+json;q=0, */*", false],
     ["*/*", false],

@@ -147,5 +147,8 @@ describe("the server's fast path", () => {
         )
       )
       expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag).toBe("ServeError")
+      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error.cause).toMatchObject({
+        code: "EADDRINUSE"
+      })
     }))
 })
