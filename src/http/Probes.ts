@@ -50,7 +50,7 @@ export interface ReadinessQuery {
 const plainQuery: ReadinessQuery = { exclude: [], verbose: false, healthJson: false }
 
 const acceptsHealthJson = (accept: string | undefined): boolean =>
-  accept !== undefined && accept.includes("health+json") &&
+  accept !== undefined && /health\+json/i.test(accept) &&
   accept.split(",").some((range) => {
     const [type, ...parameters] = range.split(";").map((part) => part.trim().toLowerCase())
     return type === "application/health+json" && !parameters.some((p) => /^q=0(\.0*)?$/.test(p))

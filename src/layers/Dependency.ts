@@ -95,7 +95,7 @@ export const byMessage = (patterns: ReadonlyArray<readonly [RegExp, FailureReaso
 export const nodeReason: Classifier = (error) => {
   const code = codeOf(error)
   if (code === undefined) return undefined
-  if (code in nodeCodeReasons) return nodeCodeReasons[code]!
+  if (Object.hasOwn(nodeCodeReasons, code)) return nodeCodeReasons[code]!
   if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_")) return "tls handshake failed"
   return undefined
 }

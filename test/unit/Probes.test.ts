@@ -159,6 +159,14 @@ describe("flap damping", () => {
     expect(state.result.status).toBe("down")
   })
 
+  it("a round that agrees with the reported state is reported as it is, without an observed field", () => {
+    let state = damp(undefined, up, thresholds)
+    for (let i = 0; i < 3; i++) {
+      state = damp(state, up, thresholds)
+      expect(state.result).toEqual(up)
+    }
+  })
+
   it("thresholds of 1 report every round as it is (today's behaviour)", () => {
     const once = { failureThreshold: 1, successThreshold: 1 }
     let state = damp(undefined, up, once)
