@@ -33,7 +33,7 @@ export const ProbesLive = HttpApiBuilder.group(DashboardApi, "probes", (handlers
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const snapshot = yield* readiness.current
-        const query = readinessQuery({ query: targetOf(request.url).query, headers: request.headers }, only)
+        const query = readinessQuery({ query: targetOf(request.url).query, accept: request.headers.accept }, only)
         return toResponse(readinessAnswer(snapshot, query, yield* Clock.currentTimeMillis, settings.notReadyStatus))
       })
     return handlers

@@ -25,6 +25,8 @@ export interface FastRequest {
   /** The query string without its `?`, or "". */
   readonly query: string
   readonly headers: Http.IncomingHttpHeaders
+  /** One header's first value, read without building `headers`; `name` in lower case. */
+  readonly header: (name: string) => string | undefined
 }
 
 export interface FastAnswer {
@@ -60,17 +62,19 @@ const validHost = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-
  * RFC 9112 §3.2: a request with more than one Host, or a Host that is not a valid authority, is answered 400.
  * (Node itself answers 400 to an HTTP/1.1 request without one.)
  */
-export const hasBadHost = (request: Pick<Http.IncomingMessage, "headers" | "rawHeaders">): boolean => {
-  const host = request.headers.host
-  if (host === undefined) return false
-  const match = validHost.exec(host)
-  if (match === null || (match[1] !== undefined && Number(match[1]) > 65535)) return true
-  let count = 0
+export const hasBadHost = (request: Pick<Http.IncomingMessage, "rawHeaders">): boolean => {
+  // rawHeaders, not headers: Node builds the headers object lazily, and the fast path never needs it otherwise.
+  let host: string | undefined
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i]!
-    if (name.length === 4 && name.toLowerCase() === "host" && ++count > 1) return true
+    if (name.length === 4 && name.toLowerCase() === "host") {
+      if (host !== undefined) return true
+      host = request.rawHeaders[i + 1]!
+    }
   }
-  return false
+  if (host === undefined) return false
+  const match = validHost.exec(host)
+  return match === null || (match[1] !== undefined && Number(match[1]) > 65535)
 }
 
 /**
@@ -207,7 +211,22 @@ const make = (options: ListenOptions) =>
       const target = targetOf(request.url)
       const route = method === "GET" || method === "HEAD" ? routes.get(target.path) : undefined
       if (route !== undefined && (method === "GET" || method === "HEAD")) {
-        const answer = route({ method, path: target.path, query: target.query, headers: request.headers })
+        const answer = route({
+          method,
+          path: target.path,
+          query: target.query,
+          // Built by Node on first use only: most fast routes never read a header.
+          get headers() {
+            return request.headers
+          },
+          header: (name) => {
+            const raw = request.rawHeaders
+            for (let i = 0; i < raw.length; i += 2) {
+              if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1]
+            }
+            return undefined
+          }
+        })
         if ("then" in answer) {
           // Only an interrupted round rejects, which happens when the service is stopping.
           return void answer.then((ready) => write(response, method, ready), () => fail(response, 503))

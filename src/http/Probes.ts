@@ -5,7 +5,7 @@ import * as Layer from "effect/Layer"
 import { type CheckResult, Readiness, ReadinessSettings, type Snapshot } from "../Readiness.js"
 import type { ReadinessReport } from "./Api.js"
 import { healthAnswer, healthBody, healthzPath, jsonHeaders, livezPath, readyzPath } from "./Liveness.js"
-import { type FastAnswer, type FastRequest, type FastRoute, FastRoutes } from "./Server.js"
+import { type FastAnswer, type FastRoute, FastRoutes } from "./Server.js"
 
 const healthJsonHeaders = { "content-type": "application/health+json", "cache-control": "no-store" } as const
 const textHeaders = { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } as const
@@ -56,8 +56,11 @@ const acceptsHealthJson = (accept: string | undefined): boolean =>
     return type === "application/health+json" && !parameters.some((p) => /^q=0(\.0*)?$/.test(p))
   })
 
-export const readinessQuery = (request: Pick<FastRequest, "query" | "headers">, only?: string): ReadinessQuery => {
-  const healthJson = acceptsHealthJson(request.headers.accept)
+export const readinessQuery = (
+  request: { readonly query: string; readonly accept: string | undefined },
+  only?: string
+): ReadinessQuery => {
+  const healthJson = acceptsHealthJson(request.accept)
   if (request.query === "" && only === undefined && !healthJson) return plainQuery
   const params = new URLSearchParams(request.query)
   return {
@@ -139,7 +142,7 @@ export const ProbeRoutesLive = Layer.effect(
     const settings = yield* ReadinessSettings
     const clock = yield* Effect.clock
     const readinessRoute = (only?: string): FastRoute => (request) => {
-      const query = readinessQuery(request, only)
+      const query = readinessQuery({ query: request.query, accept: request.header("accept") }, only)
       const answer = (snapshot: Snapshot) =>
         readinessAnswer(snapshot, query, clock.unsafeCurrentTimeMillis(), settings.notReadyStatus)
       const snapshot = readiness.unsafeFresh(clock.unsafeCurrentTimeMillis())

@@ -200,7 +200,7 @@ describe("HTTP contract", () => {
 describe("the Host header", () => {
   const bad = (...hosts: ReadonlyArray<string>) => {
     const rawHeaders = hosts.flatMap((host) => ["Host", host])
-    return hasBadHost({ headers: hosts.length === 0 ? {} : { host: hosts[0]! }, rawHeaders })
+    return hasBadHost({ rawHeaders })
   }
   it.each(["example.test", "example.test:8080", "127.0.0.1:3000", "[::1]:3000", "[::1]", "a-b.c_d~e", "x:", "%41b"])(
     "%s is a valid authority",

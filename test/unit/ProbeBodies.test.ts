@@ -21,8 +21,7 @@ const ready: Snapshot = {
 }
 
 const json = { "content-type": "application/json", "cache-control": "no-store" }
-const query = (q: string, accept?: string, only?: string) =>
-  readinessQuery({ query: q, headers: accept === undefined ? {} : { accept } }, only)
+const query = (q: string, accept?: string, only?: string) => readinessQuery({ query: q, accept }, only)
 
 describe("the JSON report", () => {
   it("is the snapshot with its age, the age never negative", () => {

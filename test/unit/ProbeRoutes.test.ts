@@ -48,7 +48,13 @@ const routesWith = (fresh: boolean, notReadyStatus: 200 | 503 = 503) =>
     return { routes, calls }
   })
 
-const request = (path: string, query = ""): FastRequest => ({ method: "GET", path, query, headers: {} })
+const request = (path: string, query = ""): FastRequest => ({
+  method: "GET",
+  path,
+  query,
+  headers: {},
+  header: () => undefined
+})
 
 describe("the probe routes", () => {
   it.scoped("exist for liveness, readiness and each check, and nothing else", () =>
