@@ -129,6 +129,31 @@ export interface ListenOptions {
   readonly bootRoutes?: ReadonlyMap<string, FastRoute>
 }
 
+/**
+ * A fast route's view of a Node request. One object per request, its methods on the prototype: this is the probe
+ * path. Node builds `headers` lazily, so it is only read when a route asks for it.
+ */
+class NodeFastRequest implements FastRequest {
+  constructor(
+    readonly method: "GET" | "HEAD",
+    readonly path: string,
+    readonly query: string,
+    private readonly request: Http.IncomingMessage
+  ) {}
+
+  get headers(): Http.IncomingHttpHeaders {
+    return this.request.headers
+  }
+
+  header(name: string): string | undefined {
+    const raw = this.request.rawHeaders
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1]
+    }
+    return undefined
+  }
+}
+
 /** Called with the status of each answer of one fast route, or of each request the app answered. */
 export type Count = (status: number) => void
 
@@ -211,22 +236,7 @@ const make = (options: ListenOptions) =>
       const target = targetOf(request.url)
       const route = method === "GET" || method === "HEAD" ? routes.get(target.path) : undefined
       if (route !== undefined && (method === "GET" || method === "HEAD")) {
-        const answer = route({
-          method,
-          path: target.path,
-          query: target.query,
-          // Built by Node on first use only: most fast routes never read a header.
-          get headers() {
-            return request.headers
-          },
-          header: (name) => {
-            const raw = request.rawHeaders
-            for (let i = 0; i < raw.length; i += 2) {
-              if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) return raw[i + 1]
-            }
-            return undefined
-          }
-        })
+        const answer = route(new NodeFastRequest(method, target.path, target.query, request))
         if ("then" in answer) {
           // Only an interrupted round rejects, which happens when the service is stopping.
           return void answer.then((ready) => write(response, method, ready), () => fail(response, 503))
