@@ -3,16 +3,12 @@
 // Prometheus computes from the seconds counters must match the injected downtime within one round, and
 // DashboardDependencyDown must go pending, then fire once Redis has been reported down for its minute.
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect, type Scope } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
-import * as net from "node:net"
-import { fileURLToPath } from "node:url"
+import { Data, Effect } from "effect"
 import * as FaultProxy from "../support/FaultProxy.js"
 import { Fault } from "../support/FaultProxy.js"
 import * as Prometheus from "../support/Prometheus.js"
+import * as Service from "../support/Service.js"
 
-const root = fileURLToPath(new URL("../../", import.meta.url))
 const intervalMillis = 1_000
 const budgetMillis = 500
 /** ioredis reconnects with a backoff capped at 250 ms: a recovery is seen by the first round after it reconnects. */
@@ -20,59 +16,7 @@ const reconnectMillis = 250
 /** Down for a minute before DashboardDependencyDown fires, plus evaluation and scrape slack. */
 const firingDeadlineMillis = 90_000
 
-class ServiceError extends Data.TaggedError("ServiceError")<{ readonly message: string }> {}
-
-const freePort = Effect.async<number>((resume) => {
-  const server = net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const { port } = server.address() as net.AddressInfo
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
-
-/** `node dist/main.js` on a free port, Redis through `redis`; killed when the scope closes. */
-const spawnService = (redis: FaultProxy.FaultProxy): Effect.Effect<number, ServiceError, Scope.Scope> =>
-  Effect.gen(function*() {
-    if (!existsSync(`${root}dist/main.js`)) {
-      return yield* new ServiceError({ message: "dist/main.js is missing: run `pnpm test:prometheus`, which builds" })
-    }
-    const port = yield* freePort
-    let output = ""
-    const child = yield* Effect.acquireRelease(
-      Effect.sync((): ChildProcess => {
-        const child = spawn(process.execPath, ["dist/main.js"], {
-          cwd: root,
-          env: {
-            ...process.env,
-            PORT: String(port),
-            HOST: "127.0.0.1",
-            DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres",
-            REDIS_URL: `redis://127.0.0.1:${redis.port}`,
-            READINESS_TIMEOUT_MS: String(budgetMillis),
-            READINESS_INTERVAL_MS: String(intervalMillis)
-          },
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-        child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()))
-        return child
-      }),
-      (child) =>
-        Effect.async<void>((resume) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-          child.once("exit", () => resume(Effect.void))
-          child.kill("SIGKILL")
-        })
-    )
-    const deadline = Date.now() + 10_000
-    while (true) {
-      if (child.exitCode !== null) return yield* new ServiceError({ message: `the service exited:\n${output}` })
-      const ready = yield* Effect.either(Effect.tryPromise(() => fetch(`http://127.0.0.1:${port}/healthz`)))
-      if (ready._tag === "Right") return port
-      if (Date.now() > deadline) return yield* new ServiceError({ message: `no /healthz within 10 s:\n${output}` })
-      yield* Effect.sleep("50 millis")
-    }
-  })
+class Timeout extends Data.TaggedError("Timeout")<{ readonly message: string }> {}
 
 /** Polls `check` every 250 ms until it yields a value, failing after `millis`. */
 const eventually = <A, E>(what: string, millis: number, check: Effect.Effect<A | undefined, E>) =>
@@ -81,7 +25,7 @@ const eventually = <A, E>(what: string, millis: number, check: Effect.Effect<A |
     while (true) {
       const found = yield* check
       if (found !== undefined) return found
-      if (Date.now() > deadline) return yield* new ServiceError({ message: `${what}: not within ${millis} ms` })
+      if (Date.now() > deadline) return yield* new Timeout({ message: `${what}: not within ${millis} ms` })
       yield* Effect.sleep("250 millis")
     }
   })
@@ -92,7 +36,14 @@ describe("a real Prometheus scraping the real service", () => {
   it.scopedLive("computes Redis's availability to within one round of the injected downtime, and DashboardDependencyDown fires", () =>
     Effect.gen(function*() {
       const redis = yield* FaultProxy.make({ target: { host: "127.0.0.1", port: 6379 } })
-      const port = yield* spawnService(redis)
+      const { port } = yield* Service.spawn({
+        env: {
+          DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres",
+          REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+          READINESS_TIMEOUT_MS: String(budgetMillis),
+          READINESS_INTERVAL_MS: String(intervalMillis)
+        }
+      })
       // Scrape and evaluation every second, the rules of deploy/prometheus loaded.
       const prometheus = yield* Prometheus.make({ targets: [{ job: "dashboard", address: `127.0.0.1:${port}` }] })
       const value = (expr: string) => Effect.map(prometheus.query(expr), (samples) => samples[0]?.value[1])
