@@ -224,13 +224,15 @@ export class Metrics extends Context.Tag("dashboard/Metrics")<Metrics, MetricsSe
       const record = makeReadinessMetrics(own, settings.timeout)
       const requests = makeRequestCounts(own)
       yield* readiness.rounds.pipe(Stream.runForEach((round) => Effect.sync(() => record(round))), Effect.forkScoped)
-      const registry = Prometheus.Registry.merge([own, processMetrics()])
       const tenants = yield* Effect.serviceOption(Tenants)
       if (Option.isNone(tenants)) {
+        const registry = Prometheus.Registry.merge([own, processMetrics()])
         return { contentType: registry.contentType, scrape: () => registry.metrics(), requests }
       }
       const perTenant = new Prometheus.Registry()
       makeTenantMetrics(own, perTenant, tenants.value)
+      // A merged registry holds the metrics registered when it was made.
+      const registry = Prometheus.Registry.merge([own, processMetrics()])
       const withTenantLabels = Prometheus.Registry.merge([own, perTenant, processMetrics()])
       return {
         contentType: registry.contentType,
