@@ -88,3 +88,24 @@ export const logLevel = Config.string("LOG_LEVEL").pipe(
   }),
   Config.withDefault(LogLevel.Info)
 )
+/** The tenants file; without it the service has one implicit tenant, as before tenants existed. */
+export const tenantsFile = Config.string("TENANTS_FILE").pipe(Config.option)
+/** Ready when at least one tenant (`any`) or every tenant (`all`) is serviceable. */
+export const readinessTenants = Config.literal("any", "all")("READINESS_TENANTS").pipe(
+  Config.withDefault("any" as const)
+)
+const atLeast = (name: string, fallback: number, minimum: number) =>
+  Config.integer(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((n) =>
+      n >= minimum
+        ? Either.right(n)
+        : Either.left(ConfigError.InvalidData([name], `must be a whole number ≥ ${minimum}`))
+    )
+  )
+/** Tenant checks running at once. A hung check holds its slot only until its budget. */
+export const tenantCheckConcurrency = atLeast("TENANT_CHECK_CONCURRENCY", 128, 1)
+/** Tenants beyond this many turn off the per-tenant series of `dashboard_tenant_up`. */
+export const tenantMetricsMax = atLeast("TENANT_METRICS_MAX", 100, 0)
+/** When set, what names a tenant (per-tenant readiness, /status, tenant labels in /metrics) needs this bearer token. */
+export const statusToken = Config.redacted("STATUS_TOKEN").pipe(Config.option)

@@ -4,10 +4,12 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Prometheus from "prom-client"
 import { failureReasons } from "./layers/Dependency.js"
 import { Readiness, ReadinessSettings, type Round } from "./Readiness.js"
+import { Tenants, type TenantsService, TenantStatus } from "./Tenants.js"
 
 /** Check latency buckets in seconds; the configured budget is added, so a timed-out check lands on its own bucket. */
 export const latencyBuckets = (budget: Duration.Duration): ReadonlyArray<number> =>
@@ -171,10 +173,43 @@ const makeReadinessMetrics = (registry: Prometheus.Registry, budget: Duration.Du
   }
 }
 
+/**
+ * The tenants' metrics, read from the tenants' state when scraped: the count by state always, and one series per
+ * tenant only while there are at most `metricsMax` tenants (past that the series are dropped, so the number of series
+ * stays bounded whatever the file holds). The per-tenant series go in a registry of their own: they name tenants.
+ */
+const makeTenantMetrics = (registry: Prometheus.Registry, perTenant: Prometheus.Registry, tenants: TenantsService) => {
+  new Prometheus.Gauge({
+    name: "dashboard_tenants",
+    help: "Tenants by state: up, down or not initialised.",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    collect() {
+      const counts = tenants.counts()
+      for (const state of TenantStatus.literals) this.set({ state }, counts[state])
+    }
+  })
+  new Prometheus.Gauge({
+    name: "dashboard_tenant_up",
+    help: "Whether the tenant is reported up (1) or not (0); absent with more tenants than TENANT_METRICS_MAX.",
+    labelNames: ["tenant"] as const,
+    registers: [perTenant],
+    collect() {
+      // Removed tenants' series go with the reset.
+      this.reset()
+      if (tenants.size() > tenants.settings.metricsMax) return
+      for (const report of tenants.reports()) this.set({ tenant: report.tenant }, report.status === "up" ? 1 : 0)
+    }
+  })
+}
+
 export interface MetricsService {
   readonly contentType: string
-  /** The exposition of every metric, read from memory: no dependency traffic. */
-  readonly scrape: () => Promise<string>
+  /**
+   * The exposition of every metric, read from memory: no dependency traffic. Series labelled by tenant are left out
+   * when `tenantLabels` is false (a scrape without the status token).
+   */
+  readonly scrape: (options?: { readonly tenantLabels?: boolean }) => Promise<string>
   readonly requests: RequestCounts
 }
 
@@ -189,8 +224,21 @@ export class Metrics extends Context.Tag("dashboard/Metrics")<Metrics, MetricsSe
       const record = makeReadinessMetrics(own, settings.timeout)
       const requests = makeRequestCounts(own)
       yield* readiness.rounds.pipe(Stream.runForEach((round) => Effect.sync(() => record(round))), Effect.forkScoped)
+      const tenants = yield* Effect.serviceOption(Tenants)
+      if (Option.isNone(tenants)) {
+        const registry = Prometheus.Registry.merge([own, processMetrics()])
+        return { contentType: registry.contentType, scrape: () => registry.metrics(), requests }
+      }
+      const perTenant = new Prometheus.Registry()
+      makeTenantMetrics(own, perTenant, tenants.value)
+      // A merged registry holds the metrics registered when it was made.
       const registry = Prometheus.Registry.merge([own, processMetrics()])
-      return { contentType: registry.contentType, scrape: () => registry.metrics(), requests }
+      const withTenantLabels = Prometheus.Registry.merge([own, perTenant, processMetrics()])
+      return {
+        contentType: registry.contentType,
+        scrape: (options) => (options?.tenantLabels === false ? registry : withTenantLabels).metrics(),
+        requests
+      }
     })
   )
 }

@@ -43,6 +43,8 @@ export interface Snapshot {
   /** When the round finished, in epoch milliseconds. */
   readonly checkedAt: number
   readonly checks: Readonly<Record<string, CheckResult>>
+  /** What a check that counts judged this round, under its name (`tenants`); absent when no check counts. */
+  readonly counts?: Readonly<Record<string, Readonly<Record<string, number>>>>
 }
 
 export class CheckTimeout extends Data.TaggedError("CheckTimeout")<{ readonly reason: "timeout" }> {}
@@ -221,6 +223,9 @@ const make = <D extends Dependencies>(
       >
     )
     const checks: Checks = Object.fromEntries(built.map((check) => [check.name, check.ping] as const))
+    const counters = built.flatMap((check) => check.counts === undefined ? [] : [[check.name, check.counts] as const])
+    const counted = (): Pick<Snapshot, "counts"> =>
+      counters.length === 0 ? {} : { counts: Object.fromEntries(counters.map(([name, counts]) => [name, counts()])) }
     const intervalMillis = Duration.toMillis(settings.interval)
     // A round starts when the snapshot reaches the interval's age and takes at most the budget, so a snapshot is
     // overdue only past interval + budget. Before that, probes read it without waiting, even while a round hangs
@@ -231,7 +236,8 @@ const make = <D extends Dependencies>(
     let latest: Snapshot = {
       status: "not ready",
       checkedAt: yield* Clock.currentTimeMillis,
-      checks: Record.map(checks, () => ({ status: "down", latencyMs: 0, error: "not initialised" }) as const)
+      checks: Record.map(checks, () => ({ status: "down", latencyMs: 0, error: "not initialised" }) as const),
+      ...counted()
     }
     let published = false
     const damping = new Map<string, { readonly reported: CheckStatus; readonly streak: number }>()
@@ -252,7 +258,8 @@ const make = <D extends Dependencies>(
       const snapshot: Snapshot = {
         status: ready ? "ready" : "not ready",
         checkedAt: observed.checkedAt,
-        checks: results
+        checks: results,
+        ...counted()
       }
       yield* logChanges(published ? latest : undefined, snapshot)
       latest = snapshot
@@ -272,7 +279,8 @@ const make = <D extends Dependencies>(
       latest = {
         status: "not ready",
         checkedAt: latest.checkedAt,
-        checks: Record.map(checks, () => shuttingDownResult)
+        checks: Record.map(checks, () => shuttingDownResult),
+        ...(latest.counts === undefined ? {} : { counts: latest.counts })
       }
       // Observers see the service reported down from here, though no check ran.
       const now = clock.unsafeCurrentTimeMillis()

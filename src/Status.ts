@@ -4,10 +4,12 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { failureReasons } from "./layers/Dependency.js"
 import { Readiness, ReadinessStatus, type Round } from "./Readiness.js"
+import { TenantReport, Tenants } from "./Tenants.js"
 
 const Reason = Schema.Literal(...failureReasons)
 
@@ -72,7 +74,9 @@ export const StatusReport = Schema.Struct({
   checkedAt: Schema.NullOr(Schema.String),
   windows: Windows,
   changes: Schema.Array(ServiceChange),
-  dependencies: Schema.Record({ key: Schema.String, value: DependencyReport })
+  dependencies: Schema.Record({ key: Schema.String, value: DependencyReport }),
+  /** With TENANTS_FILE: every tenant's latest checks, in the file's order. */
+  tenants: Schema.optional(Schema.Array(TenantReport))
 })
 export type StatusReport = typeof StatusReport.Type
 
@@ -335,7 +339,13 @@ export class Status extends Context.Tag("dashboard/Status")<Status, {
         Stream.runForEach((round) => Effect.sync(() => history.record(round))),
         Effect.forkScoped
       )
-      return { report: Effect.sync(() => history.report(clock.unsafeCurrentTimeMillis())) }
+      const tenants = yield* Effect.serviceOption(Tenants)
+      return {
+        report: Effect.sync(() => {
+          const report = history.report(clock.unsafeCurrentTimeMillis())
+          return Option.isNone(tenants) ? report : { ...report, tenants: tenants.value.reports() }
+        })
+      }
     })
   )
 }

@@ -14,11 +14,20 @@ export const openApiPath = "/openapi.json"
 
 export const Health = Schema.Struct({ status: Schema.Literal("ok") })
 
+/** Tenants by state (TENANTS_FILE): every key always present, never an id. */
+export const TenantCounts = Schema.Struct({
+  up: Schema.Number,
+  down: Schema.Number,
+  "not initialised": Schema.Number
+})
+
 export const ReadinessReport = Schema.Struct({
   status: ReadinessStatus,
   /** When the reported checks finished (ISO 8601). */
   checkedAt: Schema.String,
   checks: Schema.Record({ key: Schema.String, value: CheckResult }),
+  /** With tenants configured: how many are in each state, as the `tenants` check judged them. */
+  tenants: Schema.optional(TenantCounts),
   /** How old the report was when it was served. */
   ageMs: Schema.Number
 })

@@ -35,8 +35,19 @@ export interface FastAnswer {
   readonly body: string
 }
 
-/** Answers a GET (and so a HEAD) on one path without entering the Effect runtime. It must not throw. */
+/**
+ * Answers a GET (and so a HEAD) on one path without entering the Effect runtime. It must not throw. A route whose
+ * path ends in `/*` answers every longer path under that prefix (`/readyz/tenants/*`); it is looked for only when
+ * no exact path matched.
+ */
 export type FastRoute = (request: FastRequest) => FastAnswer | PromiseLike<FastAnswer>
+
+/** The prefix routes of a set of fast routes: their paths without the `*`, longest first. */
+export const prefixRoutesOf = (
+  routes: ReadonlyMap<string, FastRoute>
+): ReadonlyArray<readonly [string, FastRoute]> =>
+  [...routes].flatMap(([path, route]) => path.endsWith("/*") ? [[path.slice(0, -1), route] as const] : [])
+    .sort(([a], [b]) => b.length - a.length)
 
 /**
  * The request target as a path and a query, whatever its form: origin-form (`/readyz?x`) or absolute-form
@@ -208,6 +219,14 @@ const make = (options: ListenOptions) =>
         )
       )
     let routes: ReadonlyMap<string, FastRoute> = options.bootRoutes ?? new Map()
+    let prefixRoutes = prefixRoutesOf(routes)
+    // Only on a miss of the exact paths, so /healthz costs one Map lookup as before.
+    const prefixRoute = (path: string): FastRoute | undefined => {
+      for (const [prefix, route] of prefixRoutes) {
+        if (path.length > prefix.length && path.startsWith(prefix)) return route
+      }
+      return undefined
+    }
     let appHandler: ((request: Http.IncomingMessage, response: Http.ServerResponse) => void) | undefined
     let countApp: ((path: string) => Count) | undefined
     // While shutting down (the drain included), every answer closes its connection, so keep-alive clients and load
@@ -236,7 +255,9 @@ const make = (options: ListenOptions) =>
       if (hasBadHost(request)) return fail(response, 400)
       const method = request.method
       const target = targetOf(request.url)
-      const route = method === "GET" || method === "HEAD" ? routes.get(target.path) : undefined
+      const route = method === "GET" || method === "HEAD"
+        ? routes.get(target.path) ?? (prefixRoutes.length === 0 ? undefined : prefixRoute(target.path))
+        : undefined
       if (route !== undefined && (method === "GET" || method === "HEAD")) {
         const answer = route(new NodeFastRequest(method, target.path, target.query, request))
         if ("then" in answer) {
@@ -319,6 +340,7 @@ const make = (options: ListenOptions) =>
         : { hostname: String(address), port: 0 },
       serveRoutes: (next) => {
         routes = next
+        prefixRoutes = prefixRoutesOf(next)
       },
       serveApp: (handler, count) => {
         appHandler = handler

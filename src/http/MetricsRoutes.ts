@@ -6,6 +6,7 @@ import * as Layer from "effect/Layer"
 import { Metrics } from "../Metrics.js"
 import { DashboardApi, openApiPath } from "./Api.js"
 import { type FastAnswer, type FastRoute, FastRoutes, RequestCounter } from "./Server.js"
+import { statusTokenOf } from "./StatusToken.js"
 
 export const metricsPath = "/metrics"
 
@@ -25,8 +26,17 @@ export const withMetricsRoute = <E, R>(
     Effect.gen(function*() {
       const others = yield* FastRoutes
       const metrics = yield* Metrics
+      const token = yield* statusTokenOf
       const headers = { "content-type": metrics.contentType, "cache-control": "no-store" }
-      const scrape: FastRoute = () => metrics.scrape().then((body): FastAnswer => ({ status: 200, headers, body }))
+      // Without the status token, a scrape gets every series but those that name a tenant.
+      const scrape: FastRoute = (request) =>
+        metrics.scrape({ tenantLabels: token.authorized(request.header("authorization")) }).then((
+          body
+        ): FastAnswer => ({
+          status: 200,
+          headers,
+          body
+        }))
       return new Map([...others, [metricsPath, scrape]])
     })
   ).pipe(Layer.provide(routes))

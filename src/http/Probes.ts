@@ -2,10 +2,13 @@
 // byte alike, and the fast routes that serve them from the readiness snapshot (no probe ever reaches a dependency).
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { type CheckResult, Readiness, ReadinessSettings, type Snapshot } from "../Readiness.js"
-import type { ReadinessReport } from "./Api.js"
+import { Tenants, type TenantsService } from "../Tenants.js"
+import type { ReadinessReport, TenantCounts } from "./Api.js"
 import { healthAnswer, healthBody, healthzPath, jsonHeaders, livezPath, readyzPath } from "./Liveness.js"
 import { type FastAnswer, type FastRoute, FastRoutes } from "./Server.js"
+import { statusTokenOf, unauthorizedAnswer } from "./StatusToken.js"
 
 const healthJsonHeaders = { "content-type": "application/health+json", "cache-control": "no-store" } as const
 const textHeaders = { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } as const
@@ -15,12 +18,19 @@ export { healthBody, jsonHeaders }
 // Everything but the age is fixed for a snapshot, so it is encoded once per snapshot, not once per probe.
 const encodedPrefixes = new WeakMap<Snapshot, string>()
 
-const encodeReport = (status: Snapshot["status"], checkedAt: number, checks: Snapshot["checks"], ageMs: number) =>
+const encodeReport = (
+  status: Snapshot["status"],
+  checkedAt: number,
+  checks: Snapshot["checks"],
+  ageMs: number,
+  counts: Snapshot["counts"]
+) =>
   JSON.stringify(
     {
       status,
       checkedAt: new Date(checkedAt).toISOString(),
       checks,
+      ...(counts?.tenants === undefined ? {} : { tenants: counts.tenants as typeof TenantCounts.Encoded }),
       ageMs
     } satisfies typeof ReadinessReport.Encoded
   )
@@ -28,7 +38,7 @@ const encodeReport = (status: Snapshot["status"], checkedAt: number, checks: Sna
 export const readinessBody = (snapshot: Snapshot, nowMillis: number): string => {
   let prefix = encodedPrefixes.get(snapshot)
   if (prefix === undefined) {
-    const json = encodeReport(snapshot.status, snapshot.checkedAt, snapshot.checks, 0)
+    const json = encodeReport(snapshot.status, snapshot.checkedAt, snapshot.checks, 0, snapshot.counts)
     prefix = json.slice(0, json.lastIndexOf("0}"))
     encodedPrefixes.set(snapshot, prefix)
   }
@@ -129,9 +139,33 @@ export const readinessAnswer = (
       ready ? "ready" : "not ready",
       snapshot.checkedAt,
       Object.fromEntries(included),
-      Math.max(0, nowMillis - snapshot.checkedAt)
+      Math.max(0, nowMillis - snapshot.checkedAt),
+      included.some(([name]) => name === "tenants") ? snapshot.counts : undefined
     )
   }
+}
+
+/** The prefix of one tenant's readiness: `GET /readyz/tenants/<id>`. */
+export const tenantPathPrefix = `${readyzPath}/tenants/`
+
+export const unknownTenantAnswer: FastAnswer = {
+  status: 404,
+  headers: jsonHeaders,
+  body: "{\"error\":\"unknown tenant\"}"
+}
+
+/**
+ * One tenant's readiness, read from the answer its last check left (encoded once per change). The token is checked
+ * before the id is looked up, and a known and an unknown id take the same path (one Map lookup, a ready answer), so
+ * neither the status nor the answer time tells whether an id exists to a client without the token.
+ */
+export const tenantRoute = (
+  tenants: Pick<TenantsService, "answer">,
+  authorized: (authorization: string | undefined) => boolean
+): FastRoute =>
+(request) => {
+  if (!authorized(request.header("authorization"))) return unauthorizedAnswer
+  return tenants.answer(request.path.slice(tenantPathPrefix.length)) ?? unknownTenantAnswer
 }
 
 /** The probes as fast routes: liveness touches nothing; readiness, whole or per check, reads the snapshot. */
@@ -149,11 +183,17 @@ export const ProbeRoutesLive = Layer.effect(
       // Overdue: every probe waits on the same round, bounded by the check budget.
       return snapshot === undefined ? readiness.unsafeRefresh().then(answer) : answer(snapshot)
     }
+    const tenants = yield* Effect.serviceOption(Tenants)
+    const token = yield* statusTokenOf
     return new Map<string, FastRoute>([
       [healthzPath, () => healthAnswer],
       [livezPath, () => healthAnswer],
       [readyzPath, readinessRoute()],
-      ...readiness.names.map((name) => [`${readyzPath}/${name}`, readinessRoute(name)] as const)
+      ...readiness.names.map((name) => [`${readyzPath}/${name}`, readinessRoute(name)] as const),
+      ...Option.match(tenants, {
+        onNone: () => [],
+        onSome: (tenants) => [[`${tenantPathPrefix}*`, tenantRoute(tenants, token.authorized)] as const]
+      })
     ])
   })
 )

@@ -25,11 +25,25 @@ export interface DatabaseOptions {
   /** Bounds a connection attempt and a query underneath the probe, so nothing a check starts outlives it for long. */
   readonly timeout: Duration.DurationInput
   readonly maxConnections?: number
+  /** How long an idle connection is kept before the pool closes it (pg's default: 10 s). */
+  readonly idleTimeout?: Duration.DurationInput
 }
 
 interface PoolClientState {
   // pg's own flag: false while a query is still in flight on the connection.
   readonly readyForQuery?: boolean
+}
+
+/** What every pool of ours needs: it survives a PostgreSQL restart, and never reuses a connection lost mid-query. */
+export const guardPool = (pool: Pg.Pool): void => {
+  // An idle connection that errors (PostgreSQL restarting) is dropped by the pool; without a listener Node
+  // would treat the 'error' event as fatal.
+  pool.on("error", () => {})
+  // A connection handed back mid-query (a check that timed out, a query_timeout) has lost its place in the
+  // protocol: reusing it would hang every later query, so it is closed instead of returned to the pool.
+  pool.on("release", (_error: unknown, client: Pg.PoolClient & PoolClientState) => {
+    if (client.readyForQuery === false) void client.end().catch(() => {})
+  })
 }
 
 const makeDatabase = (options: DatabaseOptions) =>
@@ -41,6 +55,7 @@ const makeDatabase = (options: DatabaseOptions) =>
           new Pg.Pool({
             connectionString: Redacted.value(options.url),
             max: options.maxConnections ?? 10,
+            idleTimeoutMillis: options.idleTimeout === undefined ? 10_000 : Duration.toMillis(options.idleTimeout),
             connectionTimeoutMillis: timeoutMillis,
             query_timeout: timeoutMillis,
             keepAlive: true,
@@ -50,14 +65,7 @@ const makeDatabase = (options: DatabaseOptions) =>
       }),
       (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("2 seconds"))
     )
-    // An idle connection that errors (PostgreSQL restarting) is dropped by the pool; without a listener Node
-    // would treat the 'error' event as fatal.
-    pool.on("error", () => {})
-    // A connection handed back mid-query (a check that timed out, a query_timeout) has lost its place in the
-    // protocol: reusing it would hang every later query, so it is closed instead of returned to the pool.
-    pool.on("release", (_error: unknown, client: Pg.PoolClient & PoolClientState) => {
-      if (client.readyForQuery === false) void client.end().catch(() => {})
-    })
+    guardPool(pool)
 
     const sql = yield* PgClient.fromPool({ acquire: Effect.succeed(pool), applicationName: "dashboard" }).pipe(
       Effect.provide(Reactivity.layer),

@@ -19,6 +19,7 @@ export const failureReasons = [
   "authentication failed",
   "permission denied",
   "database not found",
+  "schema not found",
   "too many connections",
   "out of memory",
   "disk full",
@@ -30,6 +31,8 @@ export const failureReasons = [
   "loading",
   "not connected",
   "not initialised",
+  "no serviceable tenant",
+  "tenant unavailable",
   "internal error",
   "unavailable"
 ] as const
@@ -164,6 +167,11 @@ export const orNotInitialised = <I, S, E, R>(
 export interface Check {
   readonly name: string
   readonly ping: Effect.Effect<void, CheckFailure>
+  /**
+   * Counts the check judged on its last run (the tenants by state), reported beside the checks under the check's
+   * name. Read once per round, never per probe.
+   */
+  readonly counts?: () => Readonly<Record<string, number>>
 }
 
 /** A service readiness can check: its `ping`, its name in reports, and what stands in when it cannot be built. */

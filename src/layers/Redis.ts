@@ -25,6 +25,13 @@ export interface RedisOptions {
   readonly timeout: Duration.DurationInput
   /** The longest pause between reconnection attempts while Redis is down. */
   readonly maxReconnectDelay?: Duration.DurationInput
+  /**
+   * When given, the check runs `EXISTS <key>` instead of `PING`: it proves the connection's ACL user may use a key
+   * command on that key's prefix (a tenant's), so a missing permission reads `permission denied`.
+   */
+  readonly probeKey?: string
+  /** Connect on the first check instead of at once (a tenant's client). */
+  readonly lazy?: boolean
 }
 
 class RedisTimeout extends Error {
@@ -56,6 +63,7 @@ const makeRedis = (options: RedisOptions) =>
             // Fail at once while disconnected instead of queueing, and never replay a command after a reconnect:
             // a readiness answer must describe the connection as it is now.
             enableOfflineQueue: false,
+            lazyConnect: options.lazy ?? false,
             maxRetriesPerRequest: 0,
             autoResendUnfulfilledCommands: false,
             // The ready check (INFO) has no timeout of its own and can leave the client stuck in "connect"; the
@@ -168,8 +176,10 @@ const makeRedis = (options: RedisOptions) =>
     // A PING that proves the connection usable as configured. AUTH and SELECT went out ahead of it on the same
     // connection, so their replies came first; their failures have reached the 'error' listener by the next turn of
     // the event loop.
+    const probeKey = options.probeKey
+    const probe = (): Promise<unknown> => probeKey === undefined ? client.ping() : client.exists(probeKey)
     const verifiedPing = async (): Promise<void> => {
-      const failure = await withDeadline(() => client.ping()).then(
+      const failure = await withDeadline(probe).then(
         () => undefined,
         (error: unknown) => ({ error })
       )
@@ -192,7 +202,13 @@ const makeRedis = (options: RedisOptions) =>
           if (refused !== undefined) throw refused
           return verifiedPing()
         }
-        case "wait":
+        case "wait": {
+          // A lazy client's first check opens its connection.
+          await withDeadline(() => client.connect()).catch((error: unknown) => {
+            throw lastError ?? error
+          })
+          return verifiedPing()
+        }
         case "connecting":
         case "connect":
         case "reconnecting": {

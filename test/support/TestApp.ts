@@ -10,12 +10,14 @@ import * as App from "../../src/App.js"
 import * as Edge from "../../src/Edge.js"
 import { ReadinessReport } from "../../src/http/Api.js"
 import { type Limits, Listener } from "../../src/http/Listener.js"
+import type { StatusToken } from "../../src/http/StatusToken.js"
 import { Database } from "../../src/layers/Database.js"
 import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness, ReadinessSettings } from "../../src/Readiness.js"
 import { ShutdownSettings } from "../../src/Shutdown.js"
 import { Status } from "../../src/Status.js"
+import { Tenants } from "../../src/Tenants.js"
 
 export interface Probe {
   readonly status: number
@@ -57,12 +59,20 @@ export const serve = <DatabaseError, RedisError>(layers: {
   readonly settings?: Layer.Layer<ReadinessSettings>
   readonly shutdown?: Layer.Layer<ShutdownSettings>
   readonly limits?: Partial<Limits>
+  /** Per-tenant readiness (e.g. `Tenants.layerFromTargets`); the service is returned as `tenants`. */
+  readonly tenants?: Layer.Layer<Tenants, never, ReadinessSettings>
+  readonly token?: Layer.Layer<StatusToken>
 }) =>
   Effect.gen(function*() {
+    // Memoized, so the app and the test see the same tenants.
+    const tenantsLayer = layers.tenants === undefined ? undefined : yield* Layer.memoize(layers.tenants)
+    const readinessSettings = layers.settings ?? settings()
     const context = yield* Layer.build(
       App.make({
         dependencies: [Dependency.check(Database, layers.database), Dependency.check(Redis, layers.redis)],
-        settings: layers.settings ?? settings()
+        settings: readinessSettings,
+        ...(tenantsLayer === undefined ? {} : { tenants: tenantsLayer }),
+        ...(layers.token === undefined ? {} : { token: layers.token })
       }).pipe(
         Layer.provideMerge(
           Edge.make(
@@ -94,9 +104,14 @@ export const serve = <DatabaseError, RedisError>(layers: {
         return { status: response.status, headers: response.headers, text, json, elapsedMs }
       })
 
+    const tenants = tenantsLayer === undefined
+      ? undefined
+      : Context.get(yield* Layer.build(tenantsLayer.pipe(Layer.provide(readinessSettings))), Tenants)
+
     return {
       port: address.port,
       readiness,
+      tenants,
       /** The SLA report's service, as the app built it. */
       status: Context.get(context, Status),
       request,

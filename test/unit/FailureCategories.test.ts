@@ -38,6 +38,7 @@ describe("the categories", () => {
       "authentication failed",
       "permission denied",
       "database not found",
+      "schema not found",
       "too many connections",
       "out of memory",
       "disk full",
@@ -49,6 +50,8 @@ describe("the categories", () => {
       "loading",
       "not connected",
       "not initialised",
+      "no serviceable tenant",
+      "tenant unavailable",
       "internal error",
       "unavailable"
     ])
