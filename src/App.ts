@@ -43,9 +43,9 @@ export const make = <D extends Dependencies, SettingsError, TenantsError = never
   // Metrics and the SLA report observe the rounds; the server counts requests into the metrics.
   const ObservedLive = optional(Layer.merge(Metrics.layer, Status.layer))
   const ServerLive = Server.layer.pipe(
-    Layer.provide(
-      Layer.merge(optional(withStatusPageRoutes(withMetricsRoute(ProbeRoutesLive))), RequestCounterLive)
-    )
+    // The fast routes stay in the output: the app answers a method they do not serve with 405.
+    Layer.provideMerge(optional(withStatusPageRoutes(withMetricsRoute(ProbeRoutesLive)))),
+    Layer.provide(RequestCounterLive)
   )
   // Readiness, its settings, the metrics, the report and the server stay in the output: tests find the bound
   // address and the state there. The server is built last, so it closes the listener before the rest is released.

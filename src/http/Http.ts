@@ -8,10 +8,11 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { Readiness, ReadinessSettings } from "../Readiness.js"
 import { DashboardApi, healthzPath, livezPath, openApiPath, readyzPath } from "./Api.js"
 import { healthBody, jsonHeaders, readinessAnswer, readinessQuery } from "./Probes.js"
-import { type FastAnswer, targetOf } from "./Server.js"
+import { type FastAnswer, type FastRoute, FastRoutes, prefixRoutesOf, targetOf } from "./Server.js"
 import { StatusLive } from "./StatusHttp.js"
 
 const toResponse = (answer: FastAnswer) =>
@@ -64,19 +65,28 @@ const routes: ReadonlyMap<string, ReadonlyArray<string>> = (() => {
  * catch-all route is the place for it: the router has already answered by the time a server middleware runs.
  */
 const MethodNotAllowedLive = HttpApiBuilder.Router.use((router) =>
-  Effect.flatMap(Readiness, (readiness) =>
-    router.all(
+  Effect.gen(function*() {
+    const readiness = yield* Readiness
+    // The server's fast routes (/metrics, the status page's files, /readyz/tenants/<id>) answer GET and HEAD only.
+    const fastRoutes = Option.getOrElse(yield* Effect.serviceOption(FastRoutes), () => new Map<string, FastRoute>())
+    const fastPrefixes = prefixRoutesOf(fastRoutes).map(([prefix]) => prefix)
+    const isFastRoute = (path: string) =>
+      fastRoutes.has(path) || fastPrefixes.some((prefix) => path.length > prefix.length && path.startsWith(prefix))
+    return yield* router.all(
       "*",
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const path = targetOf(request.url).path
         const check = path.startsWith(`${readyzPath}/`) ? path.slice(readyzPath.length + 1) : undefined
-        const allowed = check !== undefined && readiness.names.includes(check) ? getAndHead : routes.get(path)
+        const allowed = (check !== undefined && readiness.names.includes(check)) || isFastRoute(path)
+          ? getAndHead
+          : routes.get(path)
         return allowed === undefined
           ? HttpServerResponse.empty({ status: 404 })
           : HttpServerResponse.empty({ status: 405, headers: { allow: allowed.join(", ") } })
       })
-    ))
+    )
+  })
 )
 
 const isProbe = (request: HttpServerRequest.HttpServerRequest) => {

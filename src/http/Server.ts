@@ -18,6 +18,7 @@ export {
   hasBadHost,
   type Limits,
   type ListenOptions,
+  prefixRoutesOf,
   targetOf
 } from "./Listener.js"
 

@@ -100,13 +100,14 @@ describe("HTTP contract", () => {
     }))
 
   it.scopedLive.each(["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])(
-    "%s on a probe → 405 with Allow: GET, HEAD, not 500",
+    "%s on a probe or another fast route → 405 with Allow: GET, HEAD, not 500",
     (method) =>
       Effect.gen(function*() {
         const app = yield* healthy()
-        for (const path of ["/healthz", "/readyz"]) {
+        // The probes, and the fast routes beside them: metrics and the status page's files.
+        for (const path of ["/healthz", "/readyz", "/metrics", "/status/badge.svg", "/status/app.js"]) {
           const probe = yield* app.request(path, { method })
-          expect(probe.status).toBe(405)
+          expect(probe.status, path).toBe(405)
           expect(probe.headers.get("allow")).toBe("GET, HEAD")
         }
       })

@@ -60,6 +60,16 @@ describe("tenants over HTTP", () => {
       expect(verbose.text).toContain("[+]tenants ok")
     }))
 
+  it.scoped("another method on /readyz/tenants/<id> → 405 with Allow: GET, HEAD, known id or not", () =>
+    Effect.gen(function*() {
+      const app = yield* serveTenants()
+      for (const path of ["/readyz/tenants/acme", "/readyz/tenants/nobody"]) {
+        const answer = yield* app.request(path, { method: "POST" })
+        expect(answer.status, path).toBe(405)
+        expect(answer.headers.get("allow")).toBe("GET, HEAD")
+      }
+    }))
+
   it.scoped("GET /readyz/tenants/<id>: that tenant's checks; READYZ_NOT_READY_STATUS when down; 404 for an unknown id", () =>
     Effect.gen(function*() {
       const app = yield* serveTenants()
