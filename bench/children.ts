@@ -19,6 +19,19 @@ export interface Child {
 
 const running = new Set<ChildProcess>()
 
+/**
+ * The Node flags `pnpm start` runs the service with (package.json is their one source; the Dockerfile's CMD is checked
+ * against it), so that the bench measures the service as it is run.
+ */
+export const serviceNodeFlags: ReadonlyArray<string> = (() => {
+  const packageJson = JSON.parse(fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    readonly scripts: Record<string, string>
+  }
+  const command = /\bnode((?:\s+--\S+)*)\s+dist\/main\.js/.exec(packageJson.scripts.start ?? "")
+  if (command === null) throw new Error("package.json's start script does not run node dist/main.js")
+  return command[1]!.trim().split(/\s+/).filter((flag) => flag !== "")
+})()
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 export const freePort = (): Promise<number> =>

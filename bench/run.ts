@@ -17,6 +17,7 @@ import {
   machineBusySeconds,
   memory,
   openFileLimit,
+  serviceNodeFlags,
   sleep,
   start,
   stop,
@@ -150,7 +151,7 @@ const serviceEnv = (port: number, databaseUrl: string, redisUrl: string): NodeJS
 
 const startService = async (name: string, env: NodeJS.ProcessEnv, port: number, logName: string) => {
   const logFile = path.join(resultsDir, logName)
-  const service = start(name, process.execPath, [serviceEntry], env, logFile)
+  const service = start(name, process.execPath, [...serviceNodeFlags, serviceEntry], env, logFile)
   children.push(service)
   const startupMs = await waitForPort(service, port, 20_000).catch((error: unknown) => {
     const reason = error instanceof Error ? error.message : String(error)

@@ -2,7 +2,7 @@
 // orchestrator scaling out waits on. Each start is timed alone (nothing else of the bench runs meanwhile), the two
 // servers alternate so that a busy moment costs both, and the median of the runs is reported.
 import * as http from "node:http"
-import { freePort, start, stop } from "./children.js"
+import { freePort, serviceNodeFlags, start, stop } from "./children.js"
 
 const firstHealthz = (port: number, began: number, deadlineMs: number): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -18,10 +18,10 @@ const firstHealthz = (port: number, began: number, deadlineMs: number): Promise<
     attempt()
   })
 
-const once = async (entry: string, env: NodeJS.ProcessEnv): Promise<number> => {
+const once = async (command: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Promise<number> => {
   const port = await freePort()
   const began = performance.now()
-  const child = start("startup", process.execPath, [entry], { ...env, PORT: String(port), HOST: "127.0.0.1" })
+  const child = start("startup", process.execPath, command, { ...env, PORT: String(port), HOST: "127.0.0.1" })
   try {
     return await firstHealthz(port, began, 10_000)
   } finally {
@@ -43,8 +43,8 @@ export const measureStartup = async (
   const serviceMs: Array<number> = []
   const rawMs: Array<number> = []
   for (let i = 0; i < runs; i++) {
-    serviceMs.push(await once(service, env))
-    rawMs.push(await once(raw, env))
+    serviceMs.push(await once([...serviceNodeFlags, service], env))
+    rawMs.push(await once([raw], env))
   }
   return { serviceMs, rawMs }
 }

@@ -247,6 +247,16 @@ describe("Dockerfile", () => {
     }
   })
 
+  it("runs the service with the Node flags of `pnpm start`", () => {
+    const packageJson = JSON.parse(readFileSync(`${deployDir}../package.json`, "utf8")) as {
+      scripts: Record<string, string>
+    }
+    const start = /\bnode((?:\s+--\S+)*)\s+dist\/main\.js/.exec(packageJson.scripts.start!)
+    const flags = start![1]!.trim().split(/\s+/)
+    expect(flags).toContain("--max-semi-space-size=4")
+    expect(JSON.parse(finalOf("CMD").at(-1)!.args)).toEqual(["node", ...flags, "dist/main.js"])
+  })
+
   it("the final stage runs as a non-root user, copies only the bundle, and says how to stop and check it", () => {
     const user = finalOf("USER").at(-1)?.args ?? "root"
     expect(user.split(":")[0]).not.toMatch(/^(root|0)$/)
