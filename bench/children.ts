@@ -50,10 +50,10 @@ export const start = (
   command: string,
   args: ReadonlyArray<string>,
   env: NodeJS.ProcessEnv,
-  logFile?: string
+  logFile?: string | "pipe stdout"
 ): Child => {
-  const out = logFile === undefined ? "ignore" : fs.openSync(logFile, "w")
-  const child = spawn(command, args, { env, stdio: ["ignore", out, out] })
+  const out = logFile === undefined ? "ignore" : logFile === "pipe stdout" ? "pipe" : fs.openSync(logFile, "w")
+  const child = spawn(command, args, { env, stdio: ["ignore", out, out === "pipe" ? "ignore" : out] })
   if (typeof out === "number") fs.closeSync(out)
   running.add(child)
   let status: Exit | undefined

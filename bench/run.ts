@@ -27,6 +27,7 @@ import { counts, openPostgres, openRedis, type Postgres, rates, type RedisCounte
 import { load, type LoadOptions, type LoadResult } from "./load.js"
 import { atLeast, atMost, fixed, type Row, table, targetsTable } from "./report.js"
 import { measureStartup } from "./startup.js"
+import { liveTenants, tenantRun } from "./tenants.js"
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url))
 const resultsDir = path.join(benchDir, "results")
@@ -419,7 +420,13 @@ const bench = async (dependencies: Dependencies) => {
     scrape,
     throughput,
     blackhole,
-    storm: await storm(dependencies)
+    storm: await storm(dependencies),
+    tenants: await tenantRun({
+      databaseUrl: config.databaseUrl,
+      redisUrl: dependencies.redisUrl,
+      intervalMs: config.readinessIntervalMs,
+      timeoutMs: config.readinessTimeoutMs
+    }, log)
   }
 }
 
@@ -427,7 +434,8 @@ const describeExit = (exit: Exit): string =>
   exit.error ?? (exit.signal === null ? `code ${exit.code}` : `signal ${exit.signal}`)
 
 const targetRows = (figures: Awaited<ReturnType<typeof bench>>): Array<Row> => {
-  const { blackhole, storm, throughput } = figures
+  const { blackhole, storm, tenants, throughput } = figures
+  const tenantP99Ratio = tenants.readyz.tenants.p99Ms / tenants.readyz.single.p99Ms
   const healthzRatio = throughput.healthz.rps / throughput.raw.rps
   const readyzRatio = throughput.readyz.rps / throughput.healthz.rps
   const limit = storm.limitPerSecond
@@ -504,6 +512,32 @@ const targetRows = (figures: Awaited<ReturnType<typeof bench>>): Array<Row> => {
       target: "≤ 120 MB",
       value: `${fixed(storm.memory.rssMb, 1)} MB (peak ${fixed(storm.memory.peakRssMb, 1)} MB)`,
       met: atMost(storm.memory.rssMb, 120)
+    },
+    {
+      measure: `tenant round, ${tenants.tenants} tenants (${tenants.hanging} hanging, ${liveTenants} live schemas)`,
+      target: `≤ 2 × budget (${2 * config.readinessTimeoutMs} ms)`,
+      value: `${fixed(Math.max(...tenants.roundMs), 0)} ms at most (${tenants.roundMs.join(", ")} ms)`,
+      met: atMost(Math.max(...tenants.roundMs), 2 * config.readinessTimeoutMs)
+    },
+    {
+      measure: `/readyz p99 with ${tenants.tenants} tenants ÷ single-tenant`,
+      target: "≤ 1.25 (unchanged, within noise)",
+      value: `${fixed(tenantP99Ratio)} (${fixed(tenants.readyz.tenants.p99Ms)} ÷ ${
+        fixed(tenants.readyz.single.p99Ms)
+      } ms)`,
+      met: atMost(tenantP99Ratio, 1.25)
+    },
+    {
+      measure: `RSS with ${tenants.tenants} tenants`,
+      target: "≤ 200 MB",
+      value: `${fixed(tenants.rssMb, 1)} MB (single-tenant app ${fixed(tenants.singleRssMb, 1)} MB)`,
+      met: atMost(tenants.rssMb, 200)
+    },
+    {
+      measure: "checks per tenant per readiness interval",
+      target: "≤ 1",
+      value: `${fixed(tenants.checksPerTenantPerInterval)} at most (a hung check is not started again)`,
+      met: atMost(tenants.checksPerTenantPerInterval, 1)
     },
     {
       measure: "exit on SIGTERM",
