@@ -2,7 +2,17 @@ import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "bench/results/**", "bench/.build/**", "coverage/**", "reports/**", ".stryker-tmp/**"] },
+  {
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "bench/results/**",
+      "bench/.build/**",
+      "coverage/**",
+      "reports/**",
+      ".stryker-tmp/**"
+    ]
+  },
   ...tseslint.configs.recommended,
   ...effect.configs.dprint,
   {
