@@ -75,8 +75,9 @@ const chunkedBody = (text: string, from: number): { readonly body: string; reado
 }
 
 /**
- * Parses every response in `received`, in order. `head` says the first response answers a HEAD (no body, whatever
- * its Content-Length says). A response without Content-Length or chunked encoding runs to the end of the stream.
+ * Parses every response in `received`, in order. `head` says the first final response (the first that is not a 1xx,
+ * such as the `100 Continue` an `Expect: 100-continue` earns) answers a HEAD (no body, whatever its Content-Length
+ * says). A response without Content-Length or chunked encoding runs to the end of the stream.
  */
 export const parse = (received: string, options: { readonly head?: boolean } = {}): Parsed => {
   const responses: Array<Response> = []
@@ -98,7 +99,8 @@ export const parse = (received: string, options: { readonly head?: boolean } = {
     const code = Number(status[2])
     at = headEnd + 4
     let body = ""
-    const bodiless = (options.head === true && responses.length === 0) || code < 200 || code === 204 || code === 304
+    const firstFinal = code >= 200 && responses.every((response) => response.status < 200)
+    const bodiless = (options.head === true && firstFinal) || code < 200 || code === 204 || code === 304
     if (!bodiless) {
       if (headers["transfer-encoding"] !== undefined) {
         if (headers["transfer-encoding"].toLowerCase() !== "chunked") {
