@@ -274,11 +274,19 @@ describe("tenants on real servers", () => {
             body.tenants.up === 6 && body.tenants.down === 1 && body.tenants["not initialised"] === 0 &&
             body.status === (policy === "any" ? "ready" : "not ready"))
         }
-        yield* writeTenants(allTenants)
+        // Removing badacl and a database tenant closes their clients and the tenant's own pool, seen at the servers.
+        const removed = "dbc"
+        expect(before.postgres[`${removed}/${removed}`] ?? 0).toBeGreaterThan(0)
+        yield* writeTenants(allTenants.filter((id) => id !== removed))
         yield* services.any.signal("SIGHUP")
         yield* services.all.signal("SIGHUP")
         yield* eventually("badacl's Redis clients closed at the server", settleMillis, redisConnections, (byUser) =>
-          (byUser["badacl"] ?? 0) === 0)
+          (byUser["badacl"] ?? 0) === 0 && (byUser[removed] ?? 0) === 0)
+        yield* eventually(`${removed}'s pool closed at the server`, settleMillis, postgresConnections, (byRole) =>
+          (byRole[`${removed}/${removed}`] ?? 0) === 0)
+        yield* writeTenants(allTenants)
+        yield* services.any.signal("SIGHUP")
+        yield* services.all.signal("SIGHUP")
         for (const policy of ["any", "all"] as const) {
           yield* eventually(`${policy}: ready with six tenants again`, settleMillis, readyz(policy), (body) =>
             body.status === "ready" && body.tenants.up === 6 && body.tenants.down === 0)
