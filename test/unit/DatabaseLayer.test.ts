@@ -9,6 +9,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import * as Net from "node:net"
 import { Database } from "../../src/layers/Database.js"
 import { freePort } from "../support/Service.js"
@@ -52,14 +53,21 @@ const fakePostgres = (initial: Mode) =>
     Effect.async<{
       readonly port: number
       readonly connections: Array<{ readonly parameters: Record<string, string>; closed: boolean }>
-      readonly queries: { count: number }
+      readonly queries: { count: number; readonly texts: Array<string> }
       mode: Mode
+      /** Ends every open connection as PostgreSQL does when it shuts down (57P01, then the socket closes). */
+      readonly terminateAll: () => void
     }>((resume) => {
       const state = {
         port: 0,
         connections: [] as Array<{ parameters: Record<string, string>; closed: boolean }>,
-        queries: { count: 0 },
-        mode: initial
+        queries: { count: 0, texts: [] as Array<string> },
+        mode: initial,
+        terminateAll: () => {
+          for (const socket of sockets) {
+            socket.end(errorResponse("57P01", "terminating connection due to administrator command"))
+          }
+        }
       }
       const sockets = new Set<Net.Socket>()
       const server = Net.createServer((socket) => {
@@ -93,7 +101,11 @@ const fakePostgres = (initial: Mode) =>
             }
             if (buffer.length < 5 || buffer.length < 1 + buffer.readInt32BE(1)) return
             const type = String.fromCharCode(buffer[0]!)
+            const body = buffer.subarray(5, 1 + buffer.readInt32BE(1))
             buffer = buffer.subarray(1 + buffer.readInt32BE(1))
+            // The query text: a simple Query's body, or a Parse's after the statement name.
+            if (type === "Q") state.queries.texts.push(body.toString("utf8").split("\0")[0]!)
+            if (type === "P") state.queries.texts.push(body.toString("utf8").split("\0")[1]!)
             if (type === "X") return void socket.end()
             if (type !== "Q" && type !== "S") continue
             state.queries.count += 1
@@ -126,14 +138,18 @@ const fakePostgres = (initial: Mode) =>
       })
   )
 
-const database = (port: number, options: { readonly timeout?: number; readonly maxConnections?: number } = {}) =>
+const database = (
+  port: number,
+  options: { readonly timeout?: number; readonly maxConnections?: number; readonly idleTimeout?: number } = {}
+) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(
       Database.layer({
         url: Redacted.make(`postgres://postgres:secret@127.0.0.1:${port}/postgres`),
         timeout: options.timeout ?? 300,
-        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
+        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+        ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout })
       }),
       scope
     )
@@ -160,6 +176,7 @@ describe("the live Database layer, without PostgreSQL", () => {
       yield* ping
       yield* ping
       expect(server.queries.count).toBe(3)
+      expect(server.queries.texts).toEqual(["SELECT 1", "SELECT 1", "SELECT 1"])
       expect(server.connections).toHaveLength(1)
       expect(server.connections[0]!.parameters).toMatchObject({ user: "postgres", application_name: "dashboard" })
       // Closing the layer ends the pool: its connection is closed.
@@ -214,6 +231,55 @@ describe("the live Database layer, without PostgreSQL", () => {
       const server = yield* fakePostgres({ _tag: "refuse", code, message: text })
       const { ping } = yield* database(server.port)
       expect(yield* reason(ping)).toBe(expected)
+    }))
+
+  it.scopedLive("PostgreSQL ending an idle connection (a restart) costs nothing: the next check connects anew", () =>
+    Effect.gen(function*() {
+      // Without the pool's 'error' listener, the idle connection's error would be an uncaught exception.
+      const uncaught: Array<unknown> = []
+      const onUncaught = (error: unknown) => void uncaught.push(error)
+      yield* Effect.acquireRelease(
+        Effect.sync(() => process.on("uncaughtException", onUncaught)),
+        () => Effect.sync(() => process.off("uncaughtException", onUncaught))
+      )
+      const server = yield* fakePostgres({ _tag: "answer" })
+      const { ping } = yield* database(server.port)
+      yield* ping
+      server.terminateAll()
+      yield* Effect.sleep("100 millis")
+      expect(server.connections[0]!.closed).toBe(true)
+      expect(uncaught).toEqual([])
+      yield* ping
+      expect(server.connections).toHaveLength(2)
+    }))
+
+  it.scopedLive("an idle connection is closed after idleTimeout, 10 s unless told", () =>
+    Effect.gen(function*() {
+      const server = yield* fakePostgres({ _tag: "answer" })
+      const { ping } = yield* database(server.port, { idleTimeout: 100 })
+      yield* ping
+      const other = yield* fakePostgres({ _tag: "answer" })
+      const byDefault = yield* database(other.port)
+      yield* byDefault.ping
+      yield* Effect.sleep("600 millis")
+      expect(server.connections[0]!.closed).toBe(true)
+      expect(other.connections[0]!.closed).toBe(false)
+    }))
+
+  it.scopedLive("each check is a span named Database.ping", () =>
+    Effect.gen(function*() {
+      const server = yield* fakePostgres({ _tag: "answer" })
+      const { ping } = yield* database(server.port)
+      const names: Array<string> = []
+      const tracer = yield* Effect.tracer
+      yield* ping.pipe(Effect.withTracer(Tracer.make({
+        span: (name, ...rest) => {
+          names.push(name)
+          return tracer.span(name, ...rest)
+        },
+        context: tracer.context
+      })))
+      expect(names).toContain("Database.ping")
     }))
 
   it.effect("the failing statics: NotInitialised reads not initialised", () =>
