@@ -13,7 +13,7 @@ const order = [
   ["FailureCategories", "PostgresErrors", "RedisErrors", "Dependency.test", "ServerParts", "ProbeBodies"],
   ["Readiness.test", "ReadinessLog", "AppConfig"],
   [],
-  ["Shutdown", "ServerRuntime", "DatabaseLayer", "RedisLayer"],
+  ["Shutdown", "ServerRuntime", "DatabaseLayer", "RedisLayer", "TenantSchema"],
   ["HttpApp", "Probes.test", "Http.test", ".chaos."],
   ["HttpEdge.fuzz", "Deploy", "Reachability"]
 ]

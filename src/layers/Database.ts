@@ -67,7 +67,8 @@ const makeDatabase = (options: DatabaseOptions) =>
     )
     guardPool(pool)
 
-    const sql = yield* PgClient.fromPool({ acquire: Effect.succeed(pool), applicationName: "dashboard" }).pipe(
+    // fromPool takes the connection settings, application_name included, from the pool itself.
+    const sql = yield* PgClient.fromPool({ acquire: Effect.succeed(pool) }).pipe(
       Effect.provide(Reactivity.layer),
       Effect.mapError((cause) => new DatabaseUnavailable({ reason: "not initialised", cause }))
     )

@@ -5,22 +5,40 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import * as Net from "node:net"
-import { Redis } from "../../src/layers/Redis.js"
+import { performance } from "node:perf_hooks"
+import { Redis, type RedisOptions } from "../../src/layers/Redis.js"
 import { freePort } from "../support/Service.js"
 
-type Mode = "answer" | "hang" | "hangUp"
+/**
+ * `slam` closes every connection as soon as it is accepted, alternately with a FIN and a reset (`slamWith` picks one),
+ * as a Redis that restarts over and over would.
+ */
+type Mode = "answer" | "hang" | "hangUp" | "slam"
+
+interface Connection {
+  readonly commands: Array<string>
+  closed: boolean
+  /** `performance.now()` when the server accepted it. */
+  readonly openedAt: number
+}
 
 interface FakeRedis {
   readonly port: number
-  readonly connections: Array<{ readonly commands: Array<string>; closed: boolean }>
+  readonly connections: Array<Connection>
   mode: Mode
+  /** How `slam` closes a connection: alternately, or always one way. */
+  slamWith: "alternate" | "fin" | "reset"
   /** Replies to a command by name, instead of the mode's answer. */
   readonly replies: Map<string, string>
+  /** Stops accepting: the port is closed from now on (open connections stay). */
+  readonly stopListening: () => void
 }
 
 /** Splits RESP arrays of bulk strings into commands; returns the commands and what is left over. */
@@ -45,36 +63,55 @@ const parse = (buffer: string): { readonly commands: Array<Array<string>>; reado
   return { commands, rest: buffer.slice(at) }
 }
 
-const fakeRedis = (initial: Mode = "answer") =>
+const answerOf = (name: string) => name === "PING" ? "+PONG\r\n" : name === "EXISTS" ? ":0\r\n" : "+OK\r\n"
+
+const fakeRedis = (initial: Mode = "answer", port = 0) =>
   Effect.acquireRelease(
     Effect.async<FakeRedis & { readonly server: Net.Server; readonly sockets: Set<Net.Socket> }>((resume) => {
-      const state = { port: 0, connections: [] as FakeRedis["connections"], mode: initial, replies: new Map() }
       const sockets = new Set<Net.Socket>()
       const server = Net.createServer((socket) => {
         sockets.add(socket)
-        const connection = { commands: [] as Array<string>, closed: false }
+        const connection: Connection = { commands: [], closed: false, openedAt: performance.now() }
         state.connections.push(connection)
         socket.on("close", () => (connection.closed = true))
         socket.on("error", () => {})
+        if (state.mode === "slam") {
+          const reset = state.slamWith === "reset" ||
+            (state.slamWith === "alternate" && state.connections.length % 2 === 0)
+          // Once the client has had time to call the connection ready, so that a reset reaches it as an error.
+          setTimeout(() => reset ? socket.resetAndDestroy() : socket.end(), 5)
+          return
+        }
         let buffer = ""
         socket.on("data", (chunk: Buffer) => {
           const { commands, rest } = parse(buffer + chunk.toString("latin1"))
           buffer = rest
           for (const [name = "", ...args] of commands) {
-            connection.commands.push([name.toUpperCase(), ...args].join(" "))
-            const reply = state.replies.get(name.toUpperCase())
+            const command = name.toUpperCase()
+            connection.commands.push([command, ...args].join(" "))
+            const reply = state.replies.get(command)
             if (reply !== undefined) socket.write(reply)
             else if (state.mode === "hangUp") socket.destroy()
             else if (state.mode === "answer") {
-              socket.write(name.toUpperCase() === "PING" ? "+PONG\r\n" : "+OK\r\n")
-              if (name.toUpperCase() === "QUIT") socket.end()
+              socket.write(answerOf(command))
+              if (command === "QUIT") socket.end()
             }
           }
         })
       })
-      server.listen(0, "127.0.0.1", () => {
+      const state = {
+        port: 0,
+        connections: [] as Array<Connection>,
+        mode: initial,
+        slamWith: "alternate" as FakeRedis["slamWith"],
+        replies: new Map<string, string>(),
+        stopListening: () => void server.close(),
+        server,
+        sockets
+      }
+      server.listen(port, "127.0.0.1", () => {
         state.port = (server.address() as Net.AddressInfo).port
-        resume(Effect.succeed(Object.assign(state, { server, sockets })))
+        resume(Effect.succeed(state))
       })
     }),
     (state) =>
@@ -84,12 +121,26 @@ const fakeRedis = (initial: Mode = "answer") =>
       })
   )
 
-const redis = (url: string, timeout = 300) =>
+const redis = (
+  url: string,
+  options: number | Partial<Omit<RedisOptions, "url">> = {}
+) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(Redis.layer({ url: Redacted.make(url), timeout }), scope)
+    const layer = Redis.layer({
+      url: Redacted.make(url),
+      timeout: 300,
+      ...(typeof options === "number" ? { timeout: options } : options)
+    })
+    const context = yield* Layer.buildWithScope(layer, scope)
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     return { ping: Context.get(context, Redis).ping, close: Scope.close(scope, Exit.void) }
+  })
+
+/** Waits, polling, until `condition` holds (the test's own timeout bounds it). */
+const until = (condition: () => boolean) =>
+  Effect.gen(function*() {
+    while (!condition()) yield* Effect.sleep("5 millis")
   })
 
 const reason = <E extends { readonly reason: string }>(effect: Effect.Effect<void, E>) =>
@@ -143,11 +194,15 @@ describe("the live Redis layer, without Redis", () => {
       yield* Effect.sleep("50 millis")
       expect(server.connections[0]!.closed).toBe(true)
       server.mode = "answer"
-      // Reconnected in the background, 50 ms after the failure.
+      // Reconnected in the background, 50 ms after the failure, before any check asks.
       yield* Effect.sleep("300 millis")
+      expect(server.connections).toHaveLength(2)
       yield* ping
       expect(server.connections).toHaveLength(2)
       expect(server.connections[1]!.commands).toEqual(["PING"])
+      // The timeout is forgotten once the new connection is up: a later failure reports its own reason.
+      server.mode = "hangUp"
+      expect(yield* reason(ping)).toBe("connection closed")
     }))
 
   it.scopedLive("a server that hangs up under the PING is connection closed, and reconnected to", () =>
@@ -191,7 +246,13 @@ describe("the live Redis layer, without Redis", () => {
       const { ping } = yield* redis(`redis://127.0.0.1:${server.port}/7`)
       expect(yield* reason(ping)).toBe("database not found")
       expect(server.connections[0]!.commands).toEqual(["SELECT 7", "PING"])
+      // ioredis itself would go on using the connection: the layer closes it, and does not open another on its own.
+      yield* Effect.sleep("300 millis")
+      expect(server.connections).toHaveLength(1)
+      expect(server.connections[0]!.closed).toBe(true)
+      // Each round tries once more.
       expect(yield* reason(ping)).toBe("database not found")
+      expect(server.connections).toHaveLength(2)
     }))
 
   it.scopedLive("a server that is loading is loading, and is retried as a network failure would be", () =>
@@ -202,6 +263,131 @@ describe("the live Redis layer, without Redis", () => {
       expect(yield* reason(ping)).toBe("loading")
       server.replies.delete("PING")
       yield* ping
+    }))
+
+  it.scopedLive("a Redis that closes every connection is retried on its own, the pause growing by 50 ms to the cap", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis("slam")
+      yield* redis(`redis://127.0.0.1:${server.port}`, { maxReconnectDelay: 300 })
+      // Pauses of 50, 100, 150, 200, 250, 300, 300 ms: eight connections in 1.35 s, with no check asking for any.
+      yield* Effect.sleep("1500 millis")
+      const opened = server.connections.map((connection) => connection.openedAt)
+      expect(opened.length).toBeGreaterThanOrEqual(5)
+      const pauses = opened.slice(1).map((at, i) => at - opened[i]!)
+      pauses.forEach((pause, i) => expect(pause).toBeGreaterThanOrEqual(Math.min(50 * (i + 1), 300) - 5))
+      // The first pauses are short (300 ms for three), not the cap's (900 ms).
+      expect(pauses[0]! + pauses[1]! + pauses[2]!).toBeLessThan(700)
+    }))
+
+  it.scopedLive("while Redis is down, a check reports the last failure at once instead of waiting for the next try", () =>
+    Effect.gen(function*() {
+      const port = yield* freePort
+      const { ping } = yield* redis(`redis://127.0.0.1:${port}`, { timeout: 2_000, maxReconnectDelay: 2_000 })
+      // Tries at 0, 50, 150, 300, 500, 750 and 1,050 ms, each refused; each check in between says so.
+      for (let i = 0; i < 4; i++) {
+        expect(yield* reason(ping)).toBe("connection refused")
+        yield* Effect.sleep("40 millis")
+      }
+      yield* Effect.sleep("900 millis")
+      // Redis is back; the client finds it at its next try, some 350 ms away. A check now still reports the refusal.
+      const server = yield* fakeRedis("answer", port)
+      const seenBefore = server.connections.length
+      const outcome = yield* Effect.either(ping)
+      if (seenBefore === 0) expect(Either.isLeft(outcome) && outcome.left.reason).toBe("connection refused")
+      yield* until(() => server.connections.length > 0)
+      yield* ping
+    }))
+
+  it.scopedLive("a check while the client is between tries of a connection that merely closed waits for the next try", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis("slam")
+      server.slamWith = "fin"
+      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, { timeout: 1_000, maxReconnectDelay: 1_000 })
+      // Five connections closed (pauses of 50 to 200 ms), no error among them; the next try is 250 ms away.
+      yield* until(() => server.connections.length >= 5 && server.connections[4]!.closed)
+      server.mode = "answer"
+      yield* ping
+      expect(server.connections).toHaveLength(6)
+      expect(server.connections[5]!.commands).toEqual(["PING"])
+    }))
+
+  it.scopedLive("a check waiting for the next try is told at once when that try fails", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis("slam")
+      server.slamWith = "fin"
+      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, { timeout: 1_000, maxReconnectDelay: 1_000 })
+      yield* until(() => server.connections.length >= 5 && server.connections[4]!.closed)
+      server.stopListening()
+      expect(yield* reason(ping)).toBe("connection refused")
+    }))
+
+  it.scopedLive("a released client stays closed: a check after release is not connected, and opens nothing", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis()
+      const { close, ping } = yield* redis(`redis://127.0.0.1:${server.port}`)
+      yield* ping
+      yield* close
+      // Once the socket has closed (a check just after release finds it still closing: not writeable either).
+      yield* until(() => server.connections[0]!.closed)
+      yield* Effect.sleep("20 millis")
+      expect(yield* reason(ping)).toBe("not connected")
+      yield* Effect.sleep("200 millis")
+      expect(server.connections).toHaveLength(1)
+      expect(server.connections[0]!.closed).toBe(true)
+    }))
+
+  it.scopedLive("release when Redis does not answer QUIT: the socket is closed once QUIT times out", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis()
+      const { close, ping } = yield* redis(`redis://127.0.0.1:${server.port}`)
+      yield* ping
+      server.mode = "hang"
+      // QUIT is a command like any other: the budget (300 ms here) bounds it.
+      const [elapsed] = yield* millis(close)
+      expect(elapsed).toBeGreaterThanOrEqual(290)
+      yield* Effect.sleep("200 millis")
+      expect(server.connections[0]!.commands).toEqual(["PING", "QUIT"])
+      expect(server.connections[0]!.closed).toBe(true)
+    }))
+
+  it.scopedLive("a lazy client connects on its first check, not before", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis()
+      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, { lazy: true })
+      yield* Effect.sleep("200 millis")
+      expect(server.connections).toHaveLength(0)
+      yield* ping
+      expect(server.connections).toHaveLength(1)
+      expect(server.connections[0]!.commands).toEqual(["PING"])
+      const port = yield* freePort
+      const refused = yield* redis(`redis://127.0.0.1:${port}`, { lazy: true })
+      expect(yield* reason(refused.ping)).toBe("connection refused")
+    }))
+
+  it.scopedLive("with a probe key, the check is EXISTS on that key, and a key it may not use is permission denied", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis()
+      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, { probeKey: "t1:dashboard:readyz" })
+      yield* ping
+      expect(server.connections[0]!.commands).toEqual(["EXISTS t1:dashboard:readyz"])
+      server.replies.set("EXISTS", "-NOPERM User t1 has no permissions to access the 'x' key\r\n")
+      expect(yield* reason(ping)).toBe("permission denied")
+    }))
+
+  it.scopedLive("each check is a span named Redis.ping", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis()
+      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`)
+      const names: Array<string> = []
+      const tracer = yield* Effect.tracer
+      yield* ping.pipe(Effect.withTracer(Tracer.make({
+        span: (name, ...rest) => {
+          names.push(name)
+          return tracer.span(name, ...rest)
+        },
+        context: tracer.context
+      })))
+      expect(names).toEqual(["Redis.ping"])
     }))
 
   it.effect("the failing statics: NotInitialised reads not initialised", () =>
