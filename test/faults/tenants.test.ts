@@ -277,7 +277,10 @@ describe("tenants on real servers", () => {
         // Removing badacl and a database tenant closes their clients and the tenant's own pool, seen at the servers.
         const removed = "dbc"
         expect(before.postgres[`${removed}/${removed}`] ?? 0).toBeGreaterThan(0)
-        yield* writeTenants(allTenants.filter((id) => id !== removed))
+        const kept = allTenants.filter((id) =>
+          id !== removed
+        )
+        yield* writeTenants(kept)
         yield* services.any.signal("SIGHUP")
         yield* services.all.signal("SIGHUP")
         yield* eventually("badacl's Redis clients closed at the server", settleMillis, redisConnections, (byUser) =>
