@@ -536,8 +536,9 @@ const targetRows = (figures: Awaited<ReturnType<typeof bench>>): Array<Row> => {
     {
       measure: "checks per tenant per readiness interval",
       target: "≤ 1",
-      value: `${fixed(tenants.checksPerTenantPerInterval)} at most (a hung check is not started again)`,
-      met: atMost(tenants.checksPerTenantPerInterval, 1)
+      value: `chaos ${fixed(tenants.checksPerTenantPerInterval)} at most (a hung check is not started again); ` +
+        `schema ${fixed(tenants.schemaChecksPerTenantPerInterval)} on average, counted at the server`,
+      met: atMost(Math.max(tenants.checksPerTenantPerInterval, tenants.schemaChecksPerTenantPerInterval), 1)
     },
     {
       measure: "exit on SIGTERM",

@@ -1,7 +1,7 @@
 // The service with many tenants, for the bench's tenant run: the app as src/main.ts builds it (the same listener and
 // App.make), its tenants given in-process because chaos tenants cannot be written in a file. CHAOS_TENANTS chaos
 // tenants (every tenth one's database hangs) and LIVE_TENANTS schema tenants (`bench_t<i>` in TENANT_DATABASE_URL,
-// through the live schema check). Every TENANT_ROUND_EVERY_MS it prints one JSON line: how long a tenant round took,
+// owned by role `dashboard_bench_t<i>`, through the live schema check with SET LOCAL ROLE). Every TENANT_ROUND_EVERY_MS it prints one JSON line: how long a tenant round took,
 // the tenant counts, and the checks each chaos tenant started since the last line. With no tenants it is the
 // single-tenant app, the baseline.
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -33,8 +33,9 @@ const liveCount = Number(process.env.LIVE_TENANTS ?? 0)
 const reportEveryMillis = Number(process.env.TENANT_ROUND_EVERY_MS ?? 2_000)
 const timedRounds = Number(process.env.TENANT_TIMED_ROUNDS ?? 3)
 
-// Checks started per chaos tenant: a hung check still running must not be started again (single flight).
-const started = new Uint32Array(chaosCount)
+// Checks started per tenant (the chaos tenants, then the live ones): a hung check still running must not be started
+// again (single flight), and no tenant is checked more than once per interval.
+const started = new Uint32Array(chaosCount + liveCount)
 const countingDatabase = (index: number, hangs: boolean) =>
   Layer.succeed(
     Database,
@@ -57,7 +58,7 @@ const tenantsLayer = Layer.unwrapEffect(Effect.gen(function*() {
   const file = decodeTenantsFile(JSON.stringify({
     tenants: Array.from({ length: liveCount }, (_, i) => ({
       id: `live-${i}`,
-      postgres: { schema: `bench_t${i}` },
+      postgres: { schema: `bench_t${i}`, role: `dashboard_bench_t${i}` },
       redis: { url: "redis://127.0.0.1:6379", keyPrefix: `bench_t${i}:` }
     }))
   }))
@@ -70,7 +71,24 @@ const tenantsLayer = Layer.unwrapEffect(Effect.gen(function*() {
       timeout: settings.timeout
     })
   }
-  const live = file.right.map((tenant) => TenantsLive.liveTarget(tenant, shared))
+  const live = file.right.map((tenant, i) => {
+    const target = TenantsLive.liveTarget(tenant, shared)
+    const counted = Layer.map(target.database, (context) => {
+      const database = Context.get(context, Database)
+      return Context.add(
+        context,
+        Database,
+        Database.of({
+          ...database,
+          ping: Effect.suspend(() => {
+            started[chaosCount + i]! += 1
+            return database.ping
+          })
+        })
+      )
+    })
+    return TenantTarget.make(target.id, { database: counted, redis: target.redis }, target.key)
+  })
   return Tenants.layerFromTargets([...chaos, ...live])
 })).pipe(
   // The app keeps the service to itself; the report reads it from here.
@@ -100,12 +118,29 @@ const report = Effect.gen(function*() {
     const roundMs = timed ? (yield* Clock.currentTimeMillis) - start : null
     const now = yield* Clock.currentTimeMillis
     let most = 0
-    started.forEach((n, i) => (most = Math.max(most, n - previous[i]!)))
+    let mostLive = 0
+    let liveTotal = 0
+    started.forEach((n, i) => {
+      if (i < chaosCount) most = Math.max(most, n - previous[i]!)
+      else {
+        mostLive = Math.max(mostLive, n - previous[i]!)
+        liveTotal += n
+      }
+    })
     const seconds = (now - previousAt) / 1000
     previous = Array.from(started)
     previousAt = now
     process.stdout.write(
-      `${JSON.stringify({ roundMs, counts: tenants.counts(), mostChecksPerTenant: most, seconds })}\n`
+      `${
+        JSON.stringify({
+          roundMs,
+          counts: tenants.counts(),
+          mostChecksPerTenant: most,
+          mostSchemaChecksPerTenant: mostLive,
+          schemaChecksTotal: liveTotal,
+          seconds
+        })
+      }\n`
     )
   }).pipe(Effect.repeat(Schedule.spaced(reportEveryMillis)), Effect.delay("1 second"), Effect.forkScoped)
 })
