@@ -28,41 +28,33 @@ export const Dying: Fault = { _tag: "Dying" }
 export const FailingConstruction: Fault = { _tag: "FailingConstruction" }
 export const Switchable = (state: Ref.Ref<Chaos.Switch>): Fault => ({ _tag: "Switchable", state })
 
-const databaseLayer = (fault: Fault): Layer.Layer<Database> => {
-  switch (fault._tag) {
-    case "Healthy":
-      return Database.Test
-    case "Unavailable":
-      return Database.Unavailable(fault.reason)
-    case "Hanging":
-      return Database.Hanging
-    case "Slow":
-      return Database.Slow(fault.delay)
-    case "Dying":
-      return Database.Dying
-    case "FailingConstruction":
-      return Database.FailingConstruction
-    case "Switchable":
-      return Database.Switchable(fault.state)
-  }
+/** The chaos layers a dependency offers (`Database` and `Redis` both do, as statics). */
+interface ChaosLayers<I> {
+  readonly Test: Layer.Layer<I>
+  readonly Unavailable: (reason?: FailureReason) => Layer.Layer<I>
+  readonly Hanging: Layer.Layer<I>
+  readonly Slow: (delay: Duration.DurationInput) => Layer.Layer<I>
+  readonly Dying: Layer.Layer<I>
+  readonly FailingConstruction: Layer.Layer<I>
+  readonly Switchable: (state: Ref.Ref<Chaos.Switch>) => Layer.Layer<I>
 }
 
-const redisLayer = (fault: Fault): Layer.Layer<Redis> => {
+const layerOf = <I>(layers: ChaosLayers<I>, fault: Fault): Layer.Layer<I> => {
   switch (fault._tag) {
     case "Healthy":
-      return Redis.Test
+      return layers.Test
     case "Unavailable":
-      return Redis.Unavailable(fault.reason)
+      return layers.Unavailable(fault.reason)
     case "Hanging":
-      return Redis.Hanging
+      return layers.Hanging
     case "Slow":
-      return Redis.Slow(fault.delay)
+      return layers.Slow(fault.delay)
     case "Dying":
-      return Redis.Dying
+      return layers.Dying
     case "FailingConstruction":
-      return Redis.FailingConstruction
+      return layers.FailingConstruction
     case "Switchable":
-      return Redis.Switchable(fault.state)
+      return layers.Switchable(fault.state)
   }
 }
 
@@ -71,4 +63,4 @@ const redisLayer = (fault: Fault): Layer.Layer<Redis> => {
  * `TenantChaos.tenant("t2", TenantChaos.Healthy, TenantChaos.Unavailable("permission denied"))` fails on its Redis.
  */
 export const tenant = (id: string, database: Fault, redis: Fault = Healthy): TenantTarget =>
-  TenantTarget.make(id, { database: databaseLayer(database), redis: redisLayer(redis) })
+  TenantTarget.make(id, { database: layerOf(Database, database), redis: layerOf(Redis, redis) })
