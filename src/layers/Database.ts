@@ -63,7 +63,9 @@ const makeDatabase = (options: DatabaseOptions) =>
           }),
         catch: (cause) => new DatabaseUnavailable({ reason: "not initialised", cause })
       }),
-      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("2 seconds"))
+      // A release runs uninterruptibly: without `interruptible` the timeout could not abandon an end() that waits on a
+      // client held by a hung query, and shutdown would wait forever.
+      (pool) => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption("2 seconds"))
     )
     guardPool(pool)
 

@@ -87,14 +87,16 @@ const makeRedis = (options: RedisOptions) =>
         },
         catch: (cause) => new RedisUnavailable({ reason: "not initialised", cause })
       }),
-      // QUIT lets Redis finish what it has; it can reject or hang on a broken connection, so it is bounded and
-      // the socket is closed regardless.
+      // QUIT lets Redis finish what it has; it can reject or hang on a broken connection, so it is bounded (and made
+      // interruptible, as a release runs uninterruptibly and the bound could not otherwise abandon it) and the socket
+      // is closed regardless.
       (client) =>
         Effect.sync(() => {
           released = true
         }).pipe(
           Effect.zipRight(
             Effect.tryPromise(() => client.status === "ready" ? client.quit() : Promise.resolve("OK")).pipe(
+              Effect.interruptible,
               Effect.timeoutOption("1 second"),
               Effect.ignore,
               Effect.ensuring(Effect.sync(() => client.disconnect()))
