@@ -350,6 +350,20 @@ describe("the live Redis layer, without Redis", () => {
       expect(server.connections[0]!.closed).toBe(true)
     }))
 
+  it.scopedLive("release with a budget over a second: a QUIT that is not answered is given up after 1 s", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis()
+      const { close, ping } = yield* redis(`redis://127.0.0.1:${server.port}`, 4_000)
+      yield* ping
+      server.mode = "hang"
+      // The release runs uninterruptibly: its 1 s bound holds only because QUIT is made interruptible inside it.
+      const [elapsed] = yield* millis(close)
+      expect(elapsed).toBeGreaterThanOrEqual(990)
+      expect(elapsed).toBeLessThan(2_500)
+      yield* Effect.sleep("200 millis")
+      expect(server.connections[0]!.closed).toBe(true)
+    }))
+
   it.scopedLive("a lazy client connects on its first check, not before", () =>
     Effect.gen(function*() {
       const server = yield* fakeRedis()
