@@ -8,6 +8,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
@@ -53,8 +54,27 @@ export type Checks = Readonly<Record<string, Effect.Effect<void, CheckFailure>>>
 
 const isFailureReason = (reason: unknown): reason is FailureReason => failureReasons.includes(reason as FailureReason)
 
-const latencySince = (startNanos: bigint) =>
-  Effect.map(Clock.currentTimeNanos, (now) => Math.round(Number(now - startNanos) / 100_000) / 10)
+/** Milliseconds between two `Clock` readings in nanoseconds, to a tenth. */
+export const latencyMsBetween = (startNanos: bigint, endNanos: bigint): number =>
+  Math.round(Number(endNanos - startNanos) / 100_000) / 10
+
+/** What a failed check reports: down with its typed reason; `undefined` for a defect, which the caller logs. */
+export const resultOfFailure = (cause: Cause.Cause<CheckFailure>, latencyMs: number): CheckResult | undefined => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure) && isFailureReason(failure.value.reason)) {
+    return { status: "down", latencyMs, error: failure.value.reason }
+  }
+  return undefined
+}
+
+/** The result of a check that failed with a defect, and its log line. */
+export const defectResult = (name: string, cause: Cause.Cause<unknown>, latencyMs: number) =>
+  Effect.as(
+    Effect.logError(`readiness check "${name}" failed with a defect; reported as internal error`).pipe(
+      Effect.annotateLogs("cause", Cause.pretty(cause))
+    ),
+    { status: "down", latencyMs, error: "internal error" } satisfies CheckResult as CheckResult
+  )
 
 /**
  * Runs one check under its budget and never fails: a typed failure becomes its reason, a check past its budget
@@ -73,16 +93,9 @@ export const runCheck = (
       Effect.timeoutFail({ duration: budget, onTimeout: () => new CheckTimeout({ reason: "timeout" }) }),
       Effect.exit
     )
-    const latencyMs = yield* latencySince(start)
-    if (exit._tag === "Success") return { status: "up", latencyMs } as const
-    const failure = Cause.failureOption(exit.cause)
-    if (Option.isSome(failure) && isFailureReason(failure.value.reason)) {
-      return { status: "down", latencyMs, error: failure.value.reason } as const
-    }
-    yield* Effect.logError(`readiness check "${name}" failed with a defect; reported as internal error`).pipe(
-      Effect.annotateLogs("cause", Cause.pretty(exit.cause))
-    )
-    return { status: "down", latencyMs, error: "internal error" } as const
+    const latencyMs = latencyMsBetween(start, yield* Clock.currentTimeNanos)
+    if (Exit.isSuccess(exit)) return { status: "up", latencyMs } as const
+    return resultOfFailure(exit.cause, latencyMs) ?? (yield* defectResult(name, exit.cause, latencyMs))
   })
 
 /** Runs every check in parallel, each under the same budget; the round as a whole cannot fail. */

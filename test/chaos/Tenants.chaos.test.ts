@@ -143,7 +143,9 @@ describe("chaos: tenants in bulkheads", () => {
         for (const id of tenants.healthy) {
           expect(reports.get(id)).toMatchObject({ status: "up", checkedAt: startedAt })
         }
-        expect((yield* readiness.current).status).toBe(round === 0 ? "not ready" : "ready")
+        // Ready from the first round on: under `any`, one tenant up settles the verdict, so the first readiness round
+        // does not wait for the hung tenants' budget.
+        expect((yield* readiness.current).status).toBe("ready")
         yield* Ref.set(tenants.flap, flapStates[round + 1] ?? Chaos.up)
         yield* advance(intervalMs)
       }
@@ -192,6 +194,25 @@ describe("chaos: tenants in bulkheads", () => {
       // The shared checks are untouched by the tenants.
       expect(none.checks.database).toMatchObject({ status: "up" })
       expect(none.checks.redis).toMatchObject({ status: "up" })
+    }))
+
+  it.scoped("the first readiness round answers once the policy's verdict is settled, not at a hung tenant's budget", () =>
+    Effect.gen(function*() {
+      for (const [policy, expected] of [["any", "ready"], ["all", "not ready"]] as const) {
+        const { readiness } = yield* build([
+          TenantChaos.tenant("hung", TenantChaos.Hanging),
+          TenantChaos.tenant("up", TenantChaos.Healthy),
+          TenantChaos.tenant("refused", TenantChaos.Unavailable("connection refused"))
+        ], { policy })
+        // No time has passed: the hung tenant is still within its budget.
+        yield* settle
+        const first = yield* readiness.current
+        expect(first.checkedAt).toBe(0)
+        expect(first.status).toBe(expected)
+        expect(first.checks.tenants).toMatchObject(
+          policy === "any" ? { status: "up" } : { status: "down", error: "tenant unavailable" }
+        )
+      }
     }))
 
   it.scoped("policy all: not ready (tenant unavailable) while any tenant is down; ready once every tenant is up", () =>
