@@ -5,9 +5,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
+import * as TestClock from "effect/TestClock"
 import { bearerCheck } from "../../src/http/StatusToken.js"
 import { Database } from "../../src/layers/Database.js"
 import * as TenantChaos from "../../src/layers/TenantChaos.js"
@@ -198,6 +200,21 @@ describe("replacing tenants (a reload)", () => {
       yield* tenants.replace([])
       expect(tenants.counts()).toEqual({ up: 0, down: 0, "not initialised": 0 })
       expect(tenants.size()).toBe(0)
+    }))
+
+  it.scoped("a refresh checks tenants added while a round that began before them is still running", () =>
+    Effect.gen(function*() {
+      const slow = TenantChaos.tenant("slow", TenantChaos.Slow("200 millis"))
+      const tenants = yield* build([slow])
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      yield* tenants.replace([slow, TenantChaos.tenant("added", TenantChaos.Healthy)])
+      const refreshed = yield* Effect.fork(tenants.refresh)
+      // The round in flight ends; the refresh then runs one of its own, which the slow tenant makes last as long.
+      yield* TestClock.adjust("200 millis")
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      yield* TestClock.adjust("200 millis")
+      yield* Fiber.join(refreshed)
+      expect(tenants.reports().map((r) => [r.tenant, r.status])).toEqual([["slow", "up"], ["added", "up"]])
     }))
 
   it.scoped("a tenant removed while its check hangs is released at once, and its late result changes nothing", () =>
