@@ -96,6 +96,9 @@ export interface TenantsService {
 }
 
 type DependencyName = "database" | "redis"
+
+/** Tenants a round admits per turn of the event loop (see `admit`). */
+const admissionsPerTurn = 64
 const dependencyNames: ReadonlyArray<DependencyName> = ["database", "redis"]
 
 const notInitialised: CheckResult = { status: "down", latencyMs: 0, error: "not initialised" }
@@ -342,16 +345,30 @@ const make = (targets: ReadonlyArray<TenantTarget>, tenantsSettings: TenantsSett
           }
         }
 
+        // A round of a thousand tenants whose checks answer at once would hold the event loop for tens of ms, and a
+        // probe waiting behind it would pay for them: so a round admits at most `admissionsPerTurn` tenants per turn of
+        // the event loop, and goes on in the next.
+        let admittedThisTurn = 0
+        let nextTurn: ReturnType<typeof setImmediate> | undefined
         const admit = () => {
-          if (admitting) return
+          if (admitting || nextTurn !== undefined) return
           admitting = true
           while (running < tenantsSettings.concurrency && next < states.length) {
+            if (admittedThisTurn === admissionsPerTurn) {
+              nextTurn = setImmediate(() => {
+                nextTurn = undefined
+                admittedThisTurn = 0
+                admit()
+              })
+              break
+            }
             const state = states[next++]!
             if (state.removed) {
               unsettled -= 1
               continue
             }
             running += 1
+            admittedThisTurn += 1
             const admission: Admission = {
               state,
               startedAt: clock.unsafeCurrentTimeNanos(),
@@ -394,6 +411,11 @@ const make = (targets: ReadonlyArray<TenantTarget>, tenantsSettings: TenantsSett
           Effect.async<void>((resume) => {
             completed = () => resume(Effect.void)
             if (unsettled === 0) resume(Effect.void)
+            // Interrupted (the service closing): admit no more.
+            return Effect.sync(() => {
+              clearImmediate(nextTurn)
+              next = states.length
+            })
           })
         )
       })

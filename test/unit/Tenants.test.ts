@@ -229,4 +229,32 @@ describe("replacing tenants (a reload)", () => {
       expect(tenants.answer("stuck")).toBeUndefined()
       expect(tenants.counts()).toEqual({ up: 1, down: 0, "not initialised": 0 })
     }))
+
+  it.scopedLive("a round of many tenants gives the event loop a turn after every 64 admissions", () =>
+    Effect.gen(function*() {
+      let started = 0
+      const counted = Layer.succeed(Database, Database.of({ ping: Effect.sync(() => void (started += 1)) }))
+      const targets = Array.from(
+        { length: 300 },
+        (_, i) => ({ ...TenantChaos.tenant(`t${i}`, TenantChaos.Healthy), database: counted }) satisfies TenantTarget
+      )
+      const tenants = yield* build(targets)
+      yield* tenants.refresh
+      // One sample per turn of the event loop while a round runs: how many checks had started by then.
+      const samples: Array<number> = []
+      let sampling = true
+      const sample = () => {
+        samples.push(started)
+        if (sampling) setImmediate(sample)
+      }
+      const before = started
+      setImmediate(sample)
+      yield* tenants.refresh
+      sampling = false
+      expect(started - before).toBeGreaterThanOrEqual(300)
+      const turns = [before, ...samples, started]
+      const perTurn = turns.slice(1).map((n, i) => n - turns[i]!)
+      expect(Math.max(...perTurn)).toBeLessThanOrEqual(64)
+      expect(perTurn.filter((n) => n > 0).length).toBeGreaterThanOrEqual(5)
+    }))
 })
