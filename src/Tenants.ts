@@ -223,8 +223,7 @@ const make = (targets: ReadonlyArray<TenantTarget>, tenantsSettings: TenantsSett
         })
       })
 
-    const stillRunning: CheckResult = { status: "down", latencyMs: budgetMillis, error: "timeout" }
-    const timedOut: CheckResult = stillRunning
+    const timedOut: CheckResult = { status: "down", latencyMs: budgetMillis, error: "timeout" }
 
     // A round checks every tenant with two fibers per tenant (one per dependency) and one timer for the whole round.
     // The straightforward shape (a fiber per tenant, `runCheck`'s race per dependency, joins) made ~11 fibers per
@@ -287,6 +286,7 @@ const make = (targets: ReadonlyArray<TenantTarget>, tenantsSettings: TenantsSett
         let unsettled = states.length
         let admitting = false
         let completed: (() => void) | undefined
+        let wakeSweeper: (() => void) | undefined
 
         const settle = (admission: Admission) => {
           admission.settled = true
@@ -309,7 +309,7 @@ const make = (targets: ReadonlyArray<TenantTarget>, tenantsSettings: TenantsSett
           // interruption) is not started again; the dependency reads `timeout` until it ends. So a hung tenant costs
           // one fiber, never one per round.
           if (state.running.has(name)) {
-            admission.results[name] = stillRunning
+            admission.results[name] = timedOut
             return
           }
           admission.pending += 1
@@ -379,6 +379,11 @@ const make = (targets: ReadonlyArray<TenantTarget>, tenantsSettings: TenantsSett
               settled: false
             }
             inFlight.push(admission)
+            if (wakeSweeper !== undefined) {
+              const wake = wakeSweeper
+              wakeSweeper = undefined
+              wake()
+            }
             for (const name of dependencyNames) startDependency(admission, name)
             admission.pending -= 1
             if (admission.pending === 0) settle(admission)
@@ -392,7 +397,15 @@ const make = (targets: ReadonlyArray<TenantTarget>, tenantsSettings: TenantsSett
           while (true) {
             while (head < inFlight.length && inFlight[head]!.settled) head += 1
             const first = inFlight[head]
-            if (first === undefined) return
+            if (first === undefined) {
+              if (unsettled === 0) return
+              // Everything admitted so far has settled, and more is to come in a later turn: wait for it.
+              yield* Effect.async<void>((resume) => {
+                if (head < inFlight.length) resume(Effect.void)
+                else wakeSweeper = () => resume(Effect.void)
+              })
+              continue
+            }
             const wait = first.deadline - clock.unsafeCurrentTimeMillis()
             if (wait > 0) {
               yield* Effect.sleep(Duration.millis(wait))

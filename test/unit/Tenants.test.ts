@@ -257,4 +257,24 @@ describe("replacing tenants (a reload)", () => {
       expect(Math.max(...perTurn)).toBeLessThanOrEqual(64)
       expect(perTurn.filter((n) => n > 0).length).toBeGreaterThanOrEqual(5)
     }))
+
+  it.scoped("a tenant that hangs after the first turn's admissions is still timed out at its budget, and the round ends", () =>
+    Effect.gen(function*() {
+      // 100 healthy tenants settle in the first turns; the hung one is admitted in a later turn.
+      const targets = [
+        ...Array.from({ length: 100 }, (_, i) => TenantChaos.tenant(`ok-${i}`, TenantChaos.Healthy)),
+        TenantChaos.tenant("late-hung", TenantChaos.Hanging)
+      ]
+      const tenants = yield* build(targets)
+      // The admissions after the first 64 wait for a turn of the event loop.
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+      yield* TestClock.adjust("500 millis")
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 20)))
+      expect(tenants.counts()).toEqual({ up: 100, down: 1, "not initialised": 0 })
+      expect(tenants.reports().at(-1)).toMatchObject({
+        tenant: "late-hung",
+        status: "down",
+        checks: { database: { status: "down", error: "timeout" } }
+      })
+    }))
 })
