@@ -70,7 +70,7 @@ export type TenantsPolicy = "any" | "all"
 export interface TenantsSettings {
   /** Ready when at least one tenant (`any`) or every tenant (`all`) is up. */
   readonly policy: TenantsPolicy
-  /** Tenant checks running at once; a hung check gives its slot back at its budget. */
+  /** Tenants being checked at once (each its database and Redis together); a hung check gives its slot back at its budget. */
   readonly concurrency: number
   /** `dashboard_tenant_up{tenant}` is exported only while there are at most this many tenants. */
   readonly metricsMax: number
