@@ -98,7 +98,7 @@ export interface TenantsService {
 type DependencyName = "database" | "redis"
 
 /** Tenants a round admits per turn of the event loop (see `admit`). */
-const admissionsPerTurn = 64
+export const admissionsPerTurn = 32
 const dependencyNames: ReadonlyArray<DependencyName> = ["database", "redis"]
 
 const notInitialised: CheckResult = { status: "down", latencyMs: 0, error: "not initialised" }
