@@ -18,9 +18,10 @@ import { freePort } from "../support/Service.js"
 
 /**
  * `slam` closes every connection as soon as it is accepted, alternately with a FIN and a reset (`slamWith` picks one),
- * as a Redis that restarts over and over would.
+ * as a Redis that restarts over and over would. `deaf` is `hang` on a path that also loses the client's FIN: a
+ * connection that has met it never closes its side, so only a client that destroys its socket is rid of it.
  */
-type Mode = "answer" | "hang" | "hangUp" | "slam"
+type Mode = "answer" | "hang" | "hangUp" | "slam" | "deaf"
 
 interface Connection {
   readonly commands: Array<string>
@@ -69,7 +70,7 @@ const fakeRedis = (initial: Mode = "answer", port = 0) =>
   Effect.acquireRelease(
     Effect.async<FakeRedis & { readonly server: Net.Server; readonly sockets: Set<Net.Socket> }>((resume) => {
       const sockets = new Set<Net.Socket>()
-      const server = Net.createServer((socket) => {
+      const server = Net.createServer({ allowHalfOpen: true }, (socket) => {
         sockets.add(socket)
         const connection: Connection = { commands: [], closed: false, openedAt: performance.now() }
         state.connections.push(connection)
@@ -83,12 +84,16 @@ const fakeRedis = (initial: Mode = "answer", port = 0) =>
           return
         }
         let buffer = ""
+        let deaf = false
+        socket.on("end", () => deaf || socket.end())
         socket.on("data", (chunk: Buffer) => {
+          if (state.mode === "deaf") deaf = true
           const { commands, rest } = parse(buffer + chunk.toString("latin1"))
           buffer = rest
           for (const [name = "", ...args] of commands) {
             const command = name.toUpperCase()
             connection.commands.push([command, ...args].join(" "))
+            if (deaf) continue
             const reply = state.replies.get(command)
             if (reply !== undefined) socket.write(reply)
             else if (state.mode === "hangUp") socket.destroy()
@@ -402,6 +407,55 @@ describe("the live Redis layer, without Redis", () => {
         context: tracer.context
       })))
       expect(names).toEqual(["Redis.ping"])
+    }))
+
+  it.scopedLive("a check that goes through restarts the backoff: the next loss is retried after 50 ms, not the grown pause", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis("slam")
+      server.slamWith = "fin"
+      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, { timeout: 1_000, maxReconnectDelay: 1_000 })
+      // Five connections closed: the pause has grown to 250 ms. The check waits for the sixth, and its PING passes.
+      yield* until(() => server.connections.length >= 5 && server.connections[4]!.closed)
+      server.mode = "answer"
+      yield* ping
+      expect(server.connections).toHaveLength(6)
+      server.mode = "hangUp"
+      const lostAt = performance.now()
+      expect(yield* reason(ping)).toBe("connection closed")
+      server.mode = "answer"
+      // 50 ms later, not the 300 ms that six failures in a row would have grown to.
+      yield* until(() => server.connections.length >= 7)
+      expect(server.connections[6]!.openedAt - lostAt).toBeLessThan(200)
+      yield* ping
+    }))
+
+  it.scopedLive("without maxReconnectDelay the pause between tries stops growing at 250 ms", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis("slam")
+      server.slamWith = "fin"
+      yield* redis(`redis://127.0.0.1:${server.port}`)
+      // Pauses of 50, 100, 150, 200, 250, 250, 250, 250 ms; uncapped, the last three would be 300, 350 and 400 ms.
+      yield* until(() => server.connections.length >= 9)
+      const opened = server.connections.map((connection) => connection.openedAt)
+      const pauses = opened.slice(1).map((at, i) => at - opened[i]!)
+      pauses.slice(4).forEach((pause) => expect(pause).toBeGreaterThanOrEqual(245))
+      pauses.slice(6).forEach((pause) => expect(pause).toBeLessThan(330))
+    }))
+
+  it.scopedLive("after a timeout the socket is destroyed, not just ended: a server that keeps its side open holds nothing", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis()
+      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, 200)
+      yield* ping
+      server.mode = "deaf"
+      expect(yield* reason(ping)).toBe("timeout")
+      server.mode = "answer"
+      // A new connection 50 ms after the timeout, whose PING gets its own reply; the old one is never used again.
+      yield* Effect.sleep("300 millis")
+      expect(server.connections).toHaveLength(2)
+      yield* ping
+      expect(server.connections[0]!.commands).toEqual(["PING", "PING"])
+      expect(server.connections[1]!.commands).toEqual(["PING"])
     }))
 
   it.effect("the failing statics: NotInitialised reads not initialised", () =>
