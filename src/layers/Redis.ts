@@ -199,6 +199,9 @@ const makeRedis = (options: RedisOptions) =>
     }
 
     const pingNow = async (): Promise<void> => {
+      // Released between two tries, the client stays "reconnecting" for good (disconnect() closes no socket there),
+      // and a check would wait out its budget for a connection that never comes.
+      if (released) throw new Error("Redis client is not connected")
       switch (client.status) {
         case "ready": {
           if (refused !== undefined) throw refused
@@ -220,7 +223,6 @@ const makeRedis = (options: RedisOptions) =>
           return verifiedPing()
         }
         case "end": {
-          if (released) throw new Error("Redis client is not connected")
           // ioredis stopped reconnecting after the server refused the connection: each round tries once more.
           lastError = undefined
           refused = undefined

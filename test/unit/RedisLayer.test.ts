@@ -458,6 +458,29 @@ describe("the live Redis layer, without Redis", () => {
       expect(server.connections[1]!.commands).toEqual(["PING"])
     }))
 
+  it.scopedLive("release between tries sends no QUIT, returns at once, and no try follows it", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis("slam")
+      server.slamWith = "fin"
+      const { close, ping } = yield* redis(`redis://127.0.0.1:${server.port}`, {
+        timeout: 1_000,
+        maxReconnectDelay: 1_000
+      })
+      // Three connections closed; the next try is 150 ms away, and would be answered.
+      yield* until(() => server.connections.length >= 3 && server.connections[2]!.closed)
+      yield* Effect.sleep("20 millis")
+      server.mode = "answer"
+      const [elapsed] = yield* millis(close)
+      expect(elapsed).toBeLessThan(100)
+      yield* Effect.sleep("400 millis")
+      expect(server.connections).toHaveLength(3)
+      expect(server.connections.flatMap((connection) => connection.commands)).toEqual([])
+      // A check after release is not connected at once, as after any release.
+      const [checked, why] = yield* millis(reason(ping))
+      expect(why).toBe("not connected")
+      expect(checked).toBeLessThan(100)
+    }))
+
   it.effect("the failing statics: NotInitialised reads not initialised", () =>
     Effect.gen(function*() {
       expect(Redis.checkName).toBe("redis")
