@@ -458,6 +458,20 @@ describe("the live Redis layer, without Redis", () => {
       expect(server.connections[1]!.commands).toEqual(["PING"])
     }))
 
+  it.scopedLive("after a timeout, a check while the client reconnects says timeout at once, without a PING", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis()
+      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, 200)
+      yield* ping
+      server.mode = "deaf"
+      expect(yield* reason(ping)).toBe("timeout")
+      // The dropped connection is the last word until a PING goes through: no 200 ms spent on the next one.
+      const [elapsed, why] = yield* millis(reason(ping))
+      expect(why).toBe("timeout")
+      expect(elapsed).toBeLessThan(100)
+      expect(server.connections.flatMap((connection) => connection.commands)).toEqual(["PING", "PING"])
+    }))
+
   it.scopedLive("release between tries sends no QUIT, returns at once, and no try follows it", () =>
     Effect.gen(function*() {
       const server = yield* fakeRedis("slam")
