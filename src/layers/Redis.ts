@@ -89,7 +89,7 @@ const makeRedis = (options: RedisOptions) =>
       }),
       // QUIT lets Redis finish what it has; it can reject or hang on a broken connection, so it is bounded (and made
       // interruptible, as a release runs uninterruptibly and the bound could not otherwise abandon it) and the socket
-      // is closed regardless.
+      // is closed regardless: destroyed, as a hung server never closes its side (see resynchronise).
       (client) =>
         Effect.sync(() => {
           released = true
@@ -99,7 +99,10 @@ const makeRedis = (options: RedisOptions) =>
               Effect.interruptible,
               Effect.timeoutOption("1 second"),
               Effect.ignore,
-              Effect.ensuring(Effect.sync(() => client.disconnect()))
+              Effect.ensuring(Effect.sync(() => {
+                client.disconnect()
+                client.stream?.destroy()
+              }))
             )
           )
         )

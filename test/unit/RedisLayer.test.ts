@@ -495,6 +495,23 @@ describe("the live Redis layer, without Redis", () => {
       expect(checked).toBeLessThan(100)
     }))
 
+  it.scopedLive("release when Redis hangs and keeps its side open: the client's socket is destroyed, not left half-closed", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeRedis()
+      const { close, ping } = yield* redis(`redis://127.0.0.1:${server.port}`, 200)
+      yield* ping
+      server.mode = "deaf"
+      yield* close
+      expect(server.connections[0]!.commands).toEqual(["PING", "QUIT"])
+      // A socket the client has destroyed answers whatever still comes with a reset; one it only ended reads on.
+      yield* Effect.sleep("50 millis")
+      for (const socket of server.sockets) socket.write("+PONG\r\n")
+      yield* Effect.sleep("100 millis")
+      for (const socket of server.sockets) socket.write("+PONG\r\n")
+      yield* Effect.sleep("100 millis")
+      expect(server.connections[0]!.closed).toBe(true)
+    }))
+
   it.effect("the failing statics: NotInitialised reads not initialised", () =>
     Effect.gen(function*() {
       expect(Redis.checkName).toBe("redis")
