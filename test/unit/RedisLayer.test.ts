@@ -151,6 +151,21 @@ const until = (condition: () => boolean) =>
 const reason = <E extends { readonly reason: string }>(effect: Effect.Effect<void, E>) =>
   Effect.map(Effect.flip(effect), (error) => error.reason)
 
+/** A client whose Redis closed its first five connections with a FIN: the pause before the next try is 250 ms. */
+const afterFiveClosedConnections = Effect.gen(function*() {
+  const server = yield* fakeRedis("slam")
+  server.slamWith = "fin"
+  const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, { timeout: 1_000, maxReconnectDelay: 1_000 })
+  yield* until(() => server.connections.length >= 5 && server.connections[4]!.closed)
+  return { ping, server }
+})
+
+/** The time between one connection's opening and the next's, in ms. */
+const pausesBetweenConnections = (server: FakeRedis): ReadonlyArray<number> => {
+  const opened = server.connections.map((connection) => connection.openedAt)
+  return opened.slice(1).map((at, i) => at - opened[i]!)
+}
+
 const millis = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.map(Effect.timed(effect), ([elapsed, a]) => [Duration.toMillis(elapsed), a] as const)
 
@@ -276,9 +291,8 @@ describe("the live Redis layer, without Redis", () => {
       yield* redis(`redis://127.0.0.1:${server.port}`, { maxReconnectDelay: 300 })
       // Pauses of 50, 100, 150, 200, 250, 300, 300 ms: eight connections in 1.35 s, with no check asking for any.
       yield* Effect.sleep("1500 millis")
-      const opened = server.connections.map((connection) => connection.openedAt)
-      expect(opened.length).toBeGreaterThanOrEqual(5)
-      const pauses = opened.slice(1).map((at, i) => at - opened[i]!)
+      expect(server.connections.length).toBeGreaterThanOrEqual(5)
+      const pauses = pausesBetweenConnections(server)
       pauses.forEach((pause, i) => expect(pause).toBeGreaterThanOrEqual(Math.min(50 * (i + 1), 300) - 5))
       // The first pauses are short (300 ms for three), not the cap's (900 ms).
       expect(pauses[0]! + pauses[1]! + pauses[2]!).toBeLessThan(700)
@@ -305,11 +319,8 @@ describe("the live Redis layer, without Redis", () => {
 
   it.scopedLive("a check while the client is between tries of a connection that merely closed waits for the next try", () =>
     Effect.gen(function*() {
-      const server = yield* fakeRedis("slam")
-      server.slamWith = "fin"
-      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, { timeout: 1_000, maxReconnectDelay: 1_000 })
       // Five connections closed (pauses of 50 to 200 ms), no error among them; the next try is 250 ms away.
-      yield* until(() => server.connections.length >= 5 && server.connections[4]!.closed)
+      const { ping, server } = yield* afterFiveClosedConnections
       server.mode = "answer"
       yield* ping
       expect(server.connections).toHaveLength(6)
@@ -318,10 +329,7 @@ describe("the live Redis layer, without Redis", () => {
 
   it.scopedLive("a check waiting for the next try is told at once when that try fails", () =>
     Effect.gen(function*() {
-      const server = yield* fakeRedis("slam")
-      server.slamWith = "fin"
-      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, { timeout: 1_000, maxReconnectDelay: 1_000 })
-      yield* until(() => server.connections.length >= 5 && server.connections[4]!.closed)
+      const { ping, server } = yield* afterFiveClosedConnections
       server.stopListening()
       expect(yield* reason(ping)).toBe("connection refused")
     }))
@@ -411,11 +419,8 @@ describe("the live Redis layer, without Redis", () => {
 
   it.scopedLive("a check that goes through restarts the backoff: the next loss is retried after 50 ms, not the grown pause", () =>
     Effect.gen(function*() {
-      const server = yield* fakeRedis("slam")
-      server.slamWith = "fin"
-      const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, { timeout: 1_000, maxReconnectDelay: 1_000 })
       // Five connections closed: the pause has grown to 250 ms. The check waits for the sixth, and its PING passes.
-      yield* until(() => server.connections.length >= 5 && server.connections[4]!.closed)
+      const { ping, server } = yield* afterFiveClosedConnections
       server.mode = "answer"
       yield* ping
       expect(server.connections).toHaveLength(6)
@@ -436,8 +441,7 @@ describe("the live Redis layer, without Redis", () => {
       yield* redis(`redis://127.0.0.1:${server.port}`)
       // Pauses of 50, 100, 150, 200, 250, 250, 250, 250 ms; uncapped, the last three would be 300, 350 and 400 ms.
       yield* until(() => server.connections.length >= 9)
-      const opened = server.connections.map((connection) => connection.openedAt)
-      const pauses = opened.slice(1).map((at, i) => at - opened[i]!)
+      const pauses = pausesBetweenConnections(server)
       pauses.slice(4).forEach((pause) => expect(pause).toBeGreaterThanOrEqual(245))
       pauses.slice(6).forEach((pause) => expect(pause).toBeLessThan(330))
     }))
