@@ -9,9 +9,9 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
-import * as Tracer from "effect/Tracer"
 import { Database } from "../../src/layers/Database.js"
 import * as FakePostgres from "../support/FakePostgres.js"
+import { spanNames, uncaughtExceptions } from "../support/Observe.js"
 import { freePort } from "../support/Service.js"
 
 const database = (
@@ -111,12 +111,7 @@ describe("the live Database layer, without PostgreSQL", () => {
   it.scopedLive("PostgreSQL ending an idle connection (a restart) costs nothing: the next check connects anew", () =>
     Effect.gen(function*() {
       // Without the pool's 'error' listener, the idle connection's error would be an uncaught exception.
-      const uncaught: Array<unknown> = []
-      const onUncaught = (error: unknown) => void uncaught.push(error)
-      yield* Effect.acquireRelease(
-        Effect.sync(() => process.on("uncaughtException", onUncaught)),
-        () => Effect.sync(() => process.off("uncaughtException", onUncaught))
-      )
+      const uncaught = yield* uncaughtExceptions
       const server = yield* FakePostgres.make({ _tag: "answer" })
       const { ping } = yield* database(server.port)
       yield* ping
@@ -145,15 +140,7 @@ describe("the live Database layer, without PostgreSQL", () => {
     Effect.gen(function*() {
       const server = yield* FakePostgres.make({ _tag: "answer" })
       const { ping } = yield* database(server.port)
-      const names: Array<string> = []
-      const tracer = yield* Effect.tracer
-      yield* ping.pipe(Effect.withTracer(Tracer.make({
-        span: (name, ...rest) => {
-          names.push(name)
-          return tracer.span(name, ...rest)
-        },
-        context: tracer.context
-      })))
+      const names = yield* spanNames(ping)
       expect(names).toContain("Database.ping")
     }))
 

@@ -10,10 +10,10 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
-import * as Tracer from "effect/Tracer"
 import * as Net from "node:net"
 import { performance } from "node:perf_hooks"
 import { Redis, type RedisOptions } from "../../src/layers/Redis.js"
+import { spanNames } from "../support/Observe.js"
 import { freePort } from "../support/Service.js"
 
 /**
@@ -405,15 +405,7 @@ describe("the live Redis layer, without Redis", () => {
     Effect.gen(function*() {
       const server = yield* fakeRedis()
       const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`)
-      const names: Array<string> = []
-      const tracer = yield* Effect.tracer
-      yield* ping.pipe(Effect.withTracer(Tracer.make({
-        span: (name, ...rest) => {
-          names.push(name)
-          return tracer.span(name, ...rest)
-        },
-        context: tracer.context
-      })))
+      const names = yield* spanNames(ping)
       expect(names).toEqual(["Redis.ping"])
     }))
 

@@ -8,10 +8,10 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
-import * as Tracer from "effect/Tracer"
 import { Database } from "../../src/layers/Database.js"
 import * as TenantSchema from "../../src/layers/TenantSchema.js"
 import * as FakePostgres from "../support/FakePostgres.js"
+import { spanNames, uncaughtExceptions } from "../support/Observe.js"
 
 const lookup = "SELECT has_schema_privilege(oid, 'USAGE') AS usable FROM pg_namespace WHERE nspname = $1"
 
@@ -136,12 +136,7 @@ describe("a schema tenant's check, without PostgreSQL", () => {
   it.scopedLive("PostgreSQL ending an idle connection (a restart) costs nothing: the next check connects anew", () =>
     Effect.gen(function*() {
       // Without the pool's 'error' listener, the idle connection's error would be an uncaught exception.
-      const uncaught: Array<unknown> = []
-      const onUncaught = (error: unknown) => void uncaught.push(error)
-      yield* Effect.acquireRelease(
-        Effect.sync(() => process.on("uncaughtException", onUncaught)),
-        () => Effect.sync(() => process.off("uncaughtException", onUncaught))
-      )
+      const uncaught = yield* uncaughtExceptions
       const server = yield* FakePostgres.make()
       schemas(server, { acme: true })
       const { pings: [ping] } = yield* checks(server.port, [{ schema: "acme" }])
@@ -159,15 +154,7 @@ describe("a schema tenant's check, without PostgreSQL", () => {
       const server = yield* FakePostgres.make()
       schemas(server, { acme: true })
       const { pings: [ping] } = yield* checks(server.port, [{ schema: "acme" }])
-      const names: Array<string> = []
-      const tracer = yield* Effect.tracer
-      yield* ping!.pipe(Effect.withTracer(Tracer.make({
-        span: (name, ...rest) => {
-          names.push(name)
-          return tracer.span(name, ...rest)
-        },
-        context: tracer.context
-      })))
+      const names = yield* spanNames(ping!)
       expect(names).toEqual(["TenantSchema.ping"])
     }))
 })
