@@ -35,9 +35,12 @@ const serviceEntry = path.resolve(process.env.BENCH_SERVICE ?? path.join(benchDi
 
 const config = {
   connections: 50,
-  warmupS: 2,
-  rounds: 3,
-  roundS: 5,
+  // raw node:http itself needs ~5 s of load before its rate settles (its JIT, and autocannon's).
+  warmupS: 5,
+  // Short rounds, many of them: the machine's rate drifts and dips for seconds at a time, and a ratio is taken per
+  // round between neighbours, then the median over rounds.
+  rounds: 7,
+  roundS: 3,
   idleWindowS: 10,
   scrapeS: 5,
   stormConnections: 1000,
@@ -433,11 +436,26 @@ const bench = async (dependencies: Dependencies) => {
 const describeExit = (exit: Exit): string =>
   exit.error ?? (exit.signal === null ? `code ${exit.code}` : `signal ${exit.signal}`)
 
+/**
+ * A throughput ratio as the median of per-round ratios: the two rates of a round are measured seconds apart, so drift
+ * of the machine's rate over the run cancels, and a dip in a few rounds does not move the median.
+ */
+const pairedRatio = (
+  numerator: ReadonlyArray<{ readonly rps: number }>,
+  denominator: ReadonlyArray<{ readonly rps: number }>
+): { readonly median: number; readonly min: number; readonly max: number } => {
+  const ratios = numerator.map((round, i) => round.rps / denominator[i]!.rps)
+  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
+}
+
+const describeRatio = (ratio: ReturnType<typeof pairedRatio>, rounds: number) =>
+  `${fixed(ratio.median)} (median of ${rounds} paired rounds, ${fixed(ratio.min)}-${fixed(ratio.max)})`
+
 const targetRows = (figures: Awaited<ReturnType<typeof bench>>): Array<Row> => {
   const { blackhole, storm, tenants, throughput } = figures
   const tenantP99Ratio = tenants.readyz.tenants.p99Ms / tenants.readyz.single.p99Ms
-  const healthzRatio = throughput.healthz.rps / throughput.raw.rps
-  const readyzRatio = throughput.readyz.rps / throughput.healthz.rps
+  const healthzRatio = pairedRatio(throughput.healthz.rounds, throughput.raw.rounds)
+  const readyzRatio = pairedRatio(throughput.readyz.rounds, throughput.healthz.rounds)
   const limit = storm.limitPerSecond
   const life = storm.checksOverLifetime
   const during = storm.checksDuringStorm
@@ -454,16 +472,15 @@ const targetRows = (figures: Awaited<ReturnType<typeof bench>>): Array<Row> => {
     },
     {
       measure: "healthz ÷ raw req/s, request counters on",
-      target: "≥ 0.5 (stretch ≥ 0.9)",
-      value: `${fixed(healthzRatio)} (${fixed(throughput.healthz.rps, 0)} ÷ ${fixed(throughput.raw.rps, 0)})` +
-        (healthzRatio >= 0.9 ? ", stretch met" : "") + `; ${figures.service.healthzCounted} counted`,
-      met: atLeast(healthzRatio, 0.5)
+      target: "≥ 0.9",
+      value: `${describeRatio(healthzRatio, throughput.raw.rounds.length)}; ${figures.service.healthzCounted} counted`,
+      met: atLeast(healthzRatio.median, 0.9)
     },
     {
       measure: "readyz ÷ healthz req/s",
       target: "≥ 0.9",
-      value: `${fixed(readyzRatio)} (${fixed(throughput.readyz.rps, 0)} ÷ ${fixed(throughput.healthz.rps, 0)})`,
-      met: atLeast(readyzRatio, 0.9)
+      value: describeRatio(readyzRatio, throughput.healthz.rounds.length),
+      met: atLeast(readyzRatio.median, 0.9)
     },
     {
       measure: `PostgreSQL checks/s in ${config.stormConnections}-connection storm`,
