@@ -14,7 +14,7 @@ const order = [
   ["Readiness.test", "ReadinessLog", "AppConfig"],
   [],
   ["Shutdown", "ServerRuntime", "DatabaseLayer", "RedisLayer", "TenantSchema"],
-  ["HttpApp", "Probes.test", "Http.test", ".chaos."],
+  ["HttpApp", "Probes.test", "Http.test", "ListenerLimits", ".chaos."],
   ["HttpEdge.fuzz", "Deploy", "Reachability"]
 ]
 const cost = (file: TestSpecification) => {
