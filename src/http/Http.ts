@@ -8,11 +8,10 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import { Readiness, ReadinessSettings } from "../Readiness.js"
 import { DashboardApi, healthzPath, livezPath, openApiPath, readyzPath } from "./Api.js"
 import { healthBody, jsonHeaders, readinessAnswer, readinessQuery } from "./Probes.js"
-import { type FastAnswer, type FastRoute, FastRoutes, prefixRoutesOf, targetOf } from "./Server.js"
+import { type FastAnswer, FastRoutes, prefixRoutesOf, targetOf } from "./Server.js"
 import { StatusLive } from "./StatusHttp.js"
 
 const toResponse = (answer: FastAnswer) =>
@@ -66,9 +65,9 @@ const routes: ReadonlyMap<string, ReadonlyArray<string>> = (() => {
  */
 const MethodNotAllowedLive = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
-    const readiness = yield* Readiness
-    // The server's fast routes (/metrics, the status page's files, /readyz/tenants/<id>) answer GET and HEAD only.
-    const fastRoutes = Option.getOrElse(yield* Effect.serviceOption(FastRoutes), () => new Map<string, FastRoute>())
+    // The server's fast routes (the probes, /readyz/<check>, /metrics, the status page's files,
+    // /readyz/tenants/<id>) answer GET and HEAD only.
+    const fastRoutes = yield* FastRoutes
     const fastPrefixes = prefixRoutesOf(fastRoutes).map(([prefix]) => prefix)
     const isFastRoute = (path: string) =>
       fastRoutes.has(path) || fastPrefixes.some((prefix) => path.length > prefix.length && path.startsWith(prefix))
@@ -77,10 +76,7 @@ const MethodNotAllowedLive = HttpApiBuilder.Router.use((router) =>
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const path = targetOf(request.url).path
-        const check = path.startsWith(`${readyzPath}/`) ? path.slice(readyzPath.length + 1) : undefined
-        const allowed = (check !== undefined && readiness.names.includes(check)) || isFastRoute(path)
-          ? getAndHead
-          : routes.get(path)
+        const allowed = isFastRoute(path) ? getAndHead : routes.get(path)
         return allowed === undefined
           ? HttpServerResponse.empty({ status: 404 })
           : HttpServerResponse.empty({ status: 405, headers: { allow: allowed.join(", ") } })

@@ -68,6 +68,20 @@ describe("tenants over HTTP", () => {
         expect(answer.status, path).toBe(405)
         expect(answer.headers.get("allow")).toBe("GET, HEAD")
       }
+      // Only paths under the prefix: the prefix itself, or a path that merely starts with its letters, is unknown.
+      for (const path of ["/readyz/tenants/", "/readyz/tenantsx", "/readyz/tenants-acme"]) {
+        expect((yield* app.request(path, { method: "POST" })).status, path).toBe(404)
+      }
+    }))
+
+  it.scoped("the tenant counts go with the tenants check: left out with it, kept when another check is", () =>
+    Effect.gen(function*() {
+      const app = yield* serveTenants()
+      const without = (yield* app.request("/readyz?exclude=tenants")).json as Record<string, unknown>
+      expect(Object.keys(without)).toEqual(["status", "checkedAt", "checks", "ageMs"])
+      const others = (yield* app.request("/readyz?exclude=database")).json as Record<string, unknown>
+      expect(others).toMatchObject({ tenants: { up: 1, down: 2, "not initialised": 0 } })
+      expect((yield* app.request("/readyz/redis")).json).not.toHaveProperty("tenants")
     }))
 
   it.scoped("GET /readyz/tenants/<id>: that tenant's checks; READYZ_NOT_READY_STATUS when down; 404 for an unknown id", () =>
