@@ -1,16 +1,20 @@
 // The Node server around the fast routes, with routes made for the test: what it writes, how it fails, what it does
 // while shutting down, and that its limits are the ones it was given.
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Net from "node:net"
 import * as Edge from "../../src/Edge.js"
 import { Listener } from "../../src/http/Listener.js"
 import * as Server from "../../src/http/Server.js"
 import { Shutdown } from "../../src/Shutdown.js"
+import * as Observe from "../support/Observe.js"
 import * as Raw from "../support/Raw.js"
 import * as TestApp from "../support/TestApp.js"
 
@@ -21,21 +25,27 @@ const routes = new Map<string, Server.FastRoute>([
     body: "héllo"
   })],
   ["/async", () => Promise.resolve({ status: 202, headers: { "content-type": "text/plain" }, body: "later" })],
+  [
+    "/late",
+    () => new Promise((resolve) => setTimeout(() => resolve({ status: 200, headers: {}, body: "too late" }), 100))
+  ],
+  ["/late-rejects", () => new Promise((_, reject) => setTimeout(() => reject(new Error("interrupted")), 100))],
   ["/rejects", () => Promise.reject(new Error("interrupted"))],
   ["/throws", () => {
     throw new RangeError("a bug")
   }]
 ])
 
-const serve = (limits: Partial<Server.Limits> = {}) =>
+const serve = (limits: Partial<Server.Limits> = {}, app?: HttpApp.Default) =>
   Effect.gen(function*() {
-    const context = yield* Layer.build(
-      Server.layer.pipe(
-        Layer.provideMerge(Layer.succeed(Server.FastRoutes, routes)),
-        Layer.provideMerge(
-          Edge.make(Listener.layer({ port: 0, host: "127.0.0.1", limits }), TestApp.shutdownSettings())
-        )
+    const server = Server.layer.pipe(
+      Layer.provideMerge(Layer.succeed(Server.FastRoutes, routes)),
+      Layer.provideMerge(
+        Edge.make(Listener.layer({ port: 0, host: "127.0.0.1", limits }), TestApp.shutdownSettings())
       )
+    )
+    const context = yield* Layer.build(
+      app === undefined ? server : Layer.provideMerge(HttpServer.serve(app), server)
     )
     const address = Context.get(context, HttpServer.HttpServer).address
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
@@ -108,6 +118,17 @@ describe("the server's fast path", () => {
       expect((yield* get(port, "/sync", "OPTIONS")).status).toBe(503)
     }))
 
+  it.scopedLive("without a request counter, the app's answers are served and counting them throws nothing", () =>
+    Effect.gen(function*() {
+      const uncaught = yield* Observe.uncaughtExceptions
+      const { port } = yield* serve({}, HttpServerResponse.text("from the app"))
+      const answer = yield* get(port, "/other")
+      expect([answer.status, answer.body]).toEqual([200, "from the app"])
+      expect((yield* get(port, "/sync")).status).toBe(201)
+      yield* Effect.sleep("20 millis")
+      expect(uncaught).toEqual([])
+    }))
+
   it.scopedLive("a bad Host is a 400 before any route", () =>
     Effect.gen(function*() {
       const { port } = yield* serve()
@@ -122,8 +143,28 @@ describe("the server's fast path", () => {
     Effect.gen(function*() {
       const { port, shutdown } = yield* serve()
       yield* shutdown.begin
-      expect((yield* get(port, "/sync")).headers.connection).toBe("close")
+      const sync = yield* get(port, "/sync")
+      expect([sync.status, sync.headers.connection]).toEqual([201, "close"])
+      const async = yield* get(port, "/async")
+      expect([async.status, async.headers.connection]).toEqual([202, "close"])
       expect((yield* get(port, "/other")).headers.connection).toBe("close")
+    }))
+
+  it.scopedLive("an answer that comes after its client hung up is dropped, and nothing is thrown", () =>
+    Effect.gen(function*() {
+      const uncaught = yield* Observe.uncaughtExceptions
+      const { port } = yield* serve()
+      for (const path of ["/late", "/late-rejects"]) {
+        const socket = Net.connect({ host: "127.0.0.1", port })
+        socket.on("error", () => {})
+        yield* Effect.async<void>((resume) => void socket.once("connect", () => resume(Effect.void)))
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: h\r\n\r\n`)
+        yield* Effect.sleep("20 millis")
+        socket.destroy()
+      }
+      yield* Effect.sleep("250 millis")
+      expect(uncaught).toEqual([])
+      expect((yield* get(port, "/sync")).status).toBe(201)
     }))
 
   it.scopedLive("the limits it is given are the ones it keeps: a larger header block is a 431", () =>
