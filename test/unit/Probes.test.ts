@@ -7,6 +7,7 @@ import * as Chaos from "../../src/layers/Chaos.js"
 import { Database } from "../../src/layers/Database.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { damp } from "../../src/Readiness.js"
+import * as Raw from "../support/Raw.js"
 import * as TestApp from "../support/TestApp.js"
 
 const serveWith = (
@@ -101,6 +102,22 @@ describe("probe paths", () => {
       expect(refused.headers.get("content-type")).toBe("application/json")
       const plain = yield* app.request("/readyz", { headers: { accept: "application/json" } })
       expect(plain.json).toMatchObject({ status: "not ready" })
+    }))
+
+  it.scopedLive("the Accept header is found by its name among headers of the same length, in any case", () =>
+    Effect.gen(function*() {
+      const app = yield* serveWith()
+      const contentType = (headers: string) =>
+        Effect.map(
+          Raw.exchange(app.port, `GET /readyz HTTP/1.1\r\nHost: h\r\n${headers}Connection: close\r\n\r\n`),
+          ({ received }) => Raw.parse(received).responses[0]?.headers["content-type"]
+        )
+      expect(yield* contentType("Pragma: no-cache\r\nACCEPT: application/health+json\r\n")).toBe(
+        "application/health+json"
+      )
+      expect(yield* contentType("Accept-Language: en\r\nPragma: application/health+json\r\n")).toBe(
+        "application/json"
+      )
     }))
 })
 
