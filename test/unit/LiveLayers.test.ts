@@ -16,6 +16,7 @@ import { Redis, RedisUnavailable } from "../../src/layers/Redis.js"
 import { CheckTimeout, Readiness, ReadinessSettings, runCheck } from "../../src/Readiness.js"
 import { Shutdown, ShutdownSettings } from "../../src/Shutdown.js"
 import { freePort } from "../support/Service.js"
+import { hold, stillOpen, waitUntil } from "../support/Sockets.js"
 import * as TestApp from "../support/TestApp.js"
 
 const withEnv = (env: Record<string, string>) =>
@@ -41,6 +42,12 @@ describe("the live layers read their settings", () => {
         Edge.make(Listener.Live(new Map()), TestApp.shutdownSettings())
       ).pipe(withEnv({ PORT: String(port), HOST: "127.0.0.1", MAX_CONNECTIONS: "7" }))
       expect(Context.get(context, Listener).address).toEqual({ hostname: "127.0.0.1", port })
+      // MAX_CONNECTIONS is the cap: the eighth socket is closed without a byte while seven are held.
+      const held = yield* hold(port, 7)
+      expect(stillOpen(held)).toBe(7)
+      const extra = yield* hold(port, 1)
+      expect(yield* waitUntil(() => stillOpen(extra) === 0, 500)).toBe(true)
+      expect(stillOpen(held)).toBe(7)
       const other = yield* freePort
       const byDefault = yield* Layer.build(
         Edge.make(Listener.Live(new Map()), TestApp.shutdownSettings())
