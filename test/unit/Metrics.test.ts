@@ -197,6 +197,8 @@ describe("GET /metrics", () => {
       const probe = yield* app.request("/metrics")
       expect(probe.status).toBe(200)
       expect(probe.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8")
+      // A scrape is a reading of now: no cache between Prometheus and the process may answer it.
+      expect(probe.headers.get("cache-control")).toBe("no-store")
       const types = Exposition.types(probe.text)
       for (
         const [name, type] of [
