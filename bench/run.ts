@@ -25,7 +25,7 @@ import {
 } from "./children.js"
 import { counts, openPostgres, openRedis, type Postgres, rates, type RedisCounter, withDatabase } from "./counters.js"
 import { load, type LoadOptions, type LoadResult } from "./load.js"
-import { atLeast, atMost, fixed, type Row, table, targetsTable } from "./report.js"
+import { atLeast, atMost, describeRatio, fixed, median, pairedRatio, type Row, table, targetsTable } from "./report.js"
 import { measureStartup } from "./startup.js"
 import { liveTenants, tenantRun } from "./tenants.js"
 
@@ -60,12 +60,6 @@ class ServiceDidNotStart extends Error {}
 const began = performance.now()
 const log = (message: string): void => {
   console.log(`[${((performance.now() - began) / 1000).toFixed(1).padStart(5)}s] ${message}`)
-}
-
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
 interface Measured extends LoadResult {
@@ -436,26 +430,12 @@ const bench = async (dependencies: Dependencies) => {
 const describeExit = (exit: Exit): string =>
   exit.error ?? (exit.signal === null ? `code ${exit.code}` : `signal ${exit.signal}`)
 
-/**
- * A throughput ratio as the median of per-round ratios: the two rates of a round are measured seconds apart, so drift
- * of the machine's rate over the run cancels, and a dip in a few rounds does not move the median.
- */
-const pairedRatio = (
-  numerator: ReadonlyArray<{ readonly rps: number }>,
-  denominator: ReadonlyArray<{ readonly rps: number }>
-): { readonly median: number; readonly min: number; readonly max: number } => {
-  const ratios = numerator.map((round, i) => round.rps / denominator[i]!.rps)
-  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
-}
-
-const describeRatio = (ratio: ReturnType<typeof pairedRatio>, rounds: number) =>
-  `${fixed(ratio.median)} (median of ${rounds} paired rounds, ${fixed(ratio.min)}-${fixed(ratio.max)})`
-
 const targetRows = (figures: Awaited<ReturnType<typeof bench>>): Array<Row> => {
   const { blackhole, storm, tenants, throughput } = figures
   const tenantP99Ratio = tenants.readyz.p99Ratio
-  const healthzRatio = pairedRatio(throughput.healthz.rounds, throughput.raw.rounds)
-  const readyzRatio = pairedRatio(throughput.readyz.rounds, throughput.healthz.rounds)
+  const rates = (rounds: ReadonlyArray<Measured>) => rounds.map((round) => round.rps)
+  const healthzRatio = pairedRatio(rates(throughput.healthz.rounds), rates(throughput.raw.rounds))
+  const readyzRatio = pairedRatio(rates(throughput.readyz.rounds), rates(throughput.healthz.rounds))
   const limit = storm.limitPerSecond
   const life = storm.checksOverLifetime
   const during = storm.checksDuringStorm
@@ -473,13 +453,13 @@ const targetRows = (figures: Awaited<ReturnType<typeof bench>>): Array<Row> => {
     {
       measure: "healthz ÷ raw req/s, request counters on",
       target: "≥ 0.9",
-      value: `${describeRatio(healthzRatio, throughput.raw.rounds.length)}; ${figures.service.healthzCounted} counted`,
+      value: `${describeRatio(healthzRatio)}; ${figures.service.healthzCounted} counted`,
       met: atLeast(healthzRatio.median, 0.9)
     },
     {
       measure: "readyz ÷ healthz req/s",
       target: "≥ 0.9",
-      value: describeRatio(readyzRatio, throughput.healthz.rounds.length),
+      value: describeRatio(readyzRatio),
       met: atLeast(readyzRatio.median, 0.9)
     },
     {
@@ -539,9 +519,9 @@ const targetRows = (figures: Awaited<ReturnType<typeof bench>>): Array<Row> => {
     {
       measure: `/readyz p99 with ${tenants.tenants} tenants ÷ single-tenant`,
       target: "≤ 1.25 (unchanged, within noise)",
-      value: `${fixed(tenantP99Ratio.median)} (median of 5 paired rounds, ${fixed(tenantP99Ratio.min)}-${
-        fixed(tenantP99Ratio.max)
-      }; p99 ${fixed(tenants.readyz.tenants.p99Ms)} ÷ ${fixed(tenants.readyz.single.p99Ms)} ms)`,
+      value: `${describeRatio(tenantP99Ratio)}; p99 ${fixed(tenants.readyz.tenants.p99Ms)} ÷ ${
+        fixed(tenants.readyz.single.p99Ms)
+      } ms`,
       met: atMost(tenantP99Ratio.median, 1.25)
     },
     {

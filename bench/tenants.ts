@@ -18,6 +18,7 @@ import {
   waitForPort
 } from "./children.js"
 import { load, type LoadResult } from "./load.js"
+import { describeRatio, median, type PairedRatio, pairedRatio } from "./report.js"
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url))
 const bundle = path.join(benchDir, ".build", "tenantServer.js")
@@ -50,7 +51,7 @@ export interface TenantRun {
     readonly single: { readonly p99Ms: number; readonly rounds: ReadonlyArray<LoadResult> }
     readonly tenants: { readonly p99Ms: number; readonly rounds: ReadonlyArray<LoadResult> }
     /** Tenants' p99 ÷ single-tenant's, per round: its median and range. */
-    readonly p99Ratio: { readonly median: number; readonly min: number; readonly max: number }
+    readonly p99Ratio: PairedRatio
   }
   readonly rssMb: number
   readonly singleRssMb: number
@@ -210,19 +211,16 @@ export const tenantRun = async (
     }
     // A run with no answer at all (p99 NaN: the event loop held past the run) is the worst, not incomparable.
     const p99 = (run: LoadResult) => (Number.isNaN(run.p99Ms) ? Number.POSITIVE_INFINITY : run.p99Ms)
-    const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[values.length >> 1]!
-    const ratios = results.tenants.map((run, i) => p99(run) / p99(results.single[i]!))
+    const p99Ratio = pairedRatio(results.tenants.map(p99), results.single.map(p99))
     const readyz = {
       single: { p99Ms: median(results.single.map(p99)), rounds: results.single },
       tenants: { p99Ms: median(results.tenants.map(p99)), rounds: results.tenants },
-      p99Ratio: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
+      p99Ratio
     }
     log(
       `/readyz p99 per round: single-tenant ${results.single.map((run) => p99(run).toFixed(2)).join(", ")} ms; ${
         chaosTenants + liveTenants
-      } tenants ${results.tenants.map((run) => p99(run).toFixed(2)).join(", ")} ms; ratio ${
-        ratios.map((ratio) => ratio.toFixed(2)).join(", ")
-      }`
+      } tenants ${results.tenants.map((run) => p99(run).toFixed(2)).join(", ")} ms; ratio ${describeRatio(p99Ratio)}`
     )
     const rss = memory(tenants).rssMb
     const singleRss = memory(single).rssMb

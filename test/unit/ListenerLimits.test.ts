@@ -10,9 +10,9 @@ import * as Service from "../support/Service.js"
 import { hold, stillOpen, trickle, waitUntil } from "../support/Sockets.js"
 import * as TestApp from "../support/TestApp.js"
 
-describe("server limits, small on purpose", () => {
-  const healthy = { database: Database.Test, redis: Redis.Test }
+const healthy = { database: Database.Test, redis: Redis.Test }
 
+describe("server limits, small on purpose", () => {
   it.scopedLive("past maxConnections new sockets are closed; once idle ones time out, probes are answered again", () =>
     Effect.gen(function*() {
       const idleTimeoutMillis = 500
@@ -55,8 +55,6 @@ describe("server limits, small on purpose", () => {
 })
 
 describe("server limits on a connection that has sent a request", () => {
-  const healthy = { database: Database.Test, redis: Redis.Test }
-
   /** A raw connection: what it received, and when the server closed it. */
   const connect = (port: number) =>
     Effect.acquireRelease(

@@ -9,13 +9,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as Net from "node:net"
 import * as Edge from "../../src/Edge.js"
 import { Listener } from "../../src/http/Listener.js"
 import * as Server from "../../src/http/Server.js"
 import { Shutdown } from "../../src/Shutdown.js"
 import * as Observe from "../support/Observe.js"
 import * as Raw from "../support/Raw.js"
+import { hold } from "../support/Sockets.js"
 import * as TestApp from "../support/TestApp.js"
 
 const routes = new Map<string, Server.FastRoute>([
@@ -155,12 +155,10 @@ describe("the server's fast path", () => {
       const uncaught = yield* Observe.uncaughtExceptions
       const { port } = yield* serve()
       for (const path of ["/late", "/late-rejects"]) {
-        const socket = Net.connect({ host: "127.0.0.1", port })
-        socket.on("error", () => {})
-        yield* Effect.async<void>((resume) => void socket.once("connect", () => resume(Effect.void)))
-        socket.write(`GET ${path} HTTP/1.1\r\nHost: h\r\n\r\n`)
+        const [client] = yield* hold(port, 1)
+        client!.socket.write(`GET ${path} HTTP/1.1\r\nHost: h\r\n\r\n`)
         yield* Effect.sleep("20 millis")
-        socket.destroy()
+        client!.socket.destroy()
       }
       yield* Effect.sleep("250 millis")
       expect(uncaught).toEqual([])
