@@ -190,23 +190,25 @@ describe("the per-tenant route, in process", () => {
   it("an unknown id takes as long as a known one: the same lookup and a ready answer", () => {
     expect(route(request("/readyz/tenants/tenant-500"))).toBe(known)
     expect(route(request("/readyz/tenants/tenant-x00"))).toBe(unknownTenantAnswer)
-    const time = (path: string) => {
-      const r = request(path)
-      const samples: Array<number> = []
-      for (let batch = 0; batch < 31; batch++) {
-        const start = process.hrtime.bigint()
-        for (let i = 0; i < 2_000; i++) route(r)
-        samples.push(Number(process.hrtime.bigint() - start))
-      }
-      return samples.sort((a, b) => a - b)[15]!
+    const knownRequest = request("/readyz/tenants/tenant-500")
+    const unknownRequest = request("/readyz/tenants/tenant-x00")
+    const batch = (r: FastRequest) => {
+      const start = process.hrtime.bigint()
+      for (let i = 0; i < 2_000; i++) route(r)
+      return Number(process.hrtime.bigint() - start)
     }
-    // Warm both paths first, then compare medians; a per-probe walk or a delay for unknown ids would be far off.
-    time("/readyz/tenants/tenant-500")
-    time("/readyz/tenants/tenant-x00")
-    const knownNanos = time("/readyz/tenants/tenant-500")
-    const unknownNanos = time("/readyz/tenants/tenant-x00")
-    expect(unknownNanos / knownNanos).toBeLessThan(2)
-    expect(knownNanos / unknownNanos).toBeLessThan(2)
+    // Batches alternate, so a pause of the machine (GC, the other core's suite) lands on both sides alike; the
+    // median of the per-pair ratios then compares like with like. A per-probe walk or a delay for unknown ids
+    // would be far off.
+    const ratios: Array<number> = []
+    for (let pair = 0; pair < 61; pair++) {
+      const knownNanos = batch(knownRequest)
+      const unknownNanos = batch(unknownRequest)
+      if (pair >= 10) ratios.push(unknownNanos / knownNanos)
+    }
+    const ratio = ratios.sort((a, b) => a - b)[25]!
+    expect(ratio).toBeLessThan(2)
+    expect(ratio).toBeGreaterThan(0.5)
   })
 
   it("the token is checked before the id is looked up", () => {
