@@ -3,7 +3,11 @@
 import { createServer } from "node:http"
 
 const body = Buffer.from(JSON.stringify({ status: "ok" }))
-const headers = { "content-type": "application/json", "content-length": String(body.length) }
+const headers = {
+  "content-type": "application/json",
+  "cache-control": "no-store",
+  "content-length": String(body.length)
+}
 
 const server = createServer((_req, res) => {
   res.writeHead(200, headers)

@@ -2,6 +2,7 @@
 // Needs the shared PostgreSQL and Redis; see bench/README.md for what each figure means and how it is counted.
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -56,6 +57,20 @@ const config = {
 }
 
 class ServiceDidNotStart extends Error {}
+class BaselineDiffers extends Error {}
+
+// One GET /healthz over a fresh connection, the answer's bytes as they came, without its Date line (the one header
+// that differs by the second).
+const healthzBytes = (port: number): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1", () => socket.end("GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"))
+    let answer = ""
+    socket.setEncoding("latin1")
+    socket.setTimeout(5_000, () => socket.destroy(new Error(`no answer on port ${port}`)))
+    socket.on("data", (chunk: string) => answer += chunk)
+    socket.on("error", reject)
+    socket.on("close", () => resolve(answer.replace(/^date: .*\r\n/im, "")))
+  })
 
 const began = performance.now()
 const log = (message: string): void => {
@@ -304,6 +319,13 @@ const steady = async (dependencies: Dependencies) => {
   log(`service ${serviceEntry} listening after ${main.startupMs.toFixed(0)} ms (pid ${main.service.process.pid})`)
   const url = (route: string) => `http://127.0.0.1:${port}${route}`
 
+  // The ratio means something only if the baseline writes the same bytes: same status, headers and body.
+  const [rawAnswer, serviceAnswer] = await Promise.all([healthzBytes(rawPort), healthzBytes(port)])
+  if (rawAnswer !== serviceAnswer) {
+    throw new BaselineDiffers(
+      `rawServer.mjs and the service answer /healthz differently:\n${rawAnswer}\n---\n${serviceAnswer}`
+    )
+  }
   await load({ url: url("/healthz"), connections: 10, amount: 500 })
   await load({ url: url("/readyz"), connections: 10, amount: 500 })
   await sleep(1000)
