@@ -16,6 +16,7 @@ import type * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { parseAllDocuments } from "yaml"
 import * as AppConfig from "../../src/AppConfig.js"
+import { missingTools } from "../support/Reachability.js"
 
 const deployDir = fileURLToPath(new URL("../../deploy/", import.meta.url))
 const kubernetesDir = `${deployDir}kubernetes/`
@@ -300,6 +301,7 @@ describe("deploy/haproxy/haproxy.cfg", () => {
   const file = `${deployDir}haproxy/haproxy.cfg`
 
   it("is a valid HAProxy configuration", () => {
+    expect(missingTools([{ command: "haproxy", debianPackage: "haproxy" }])).toBeUndefined()
     const output = execFileSync("haproxy", ["-c", "-f", file], { encoding: "utf8" })
     expect(output).toContain("Configuration file is valid")
   })
