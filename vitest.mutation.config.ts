@@ -34,6 +34,8 @@ export default defineConfig({
   test: {
     projects: [...defaultProjects.filter((project) => project.test.name === "unit"), optInProjects.chaos],
     sequence: { sequencer: CheapFirst },
+    // A test file that cannot load must kill the mutant that broke it, not let it survive (see LoadFailures.ts).
+    reporters: ["default", "./test/support/LoadFailures.ts"],
     testTimeout: 15_000
   }
 })
