@@ -5,9 +5,12 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as AppConfig from "../../src/AppConfig.js"
+import { ReadinessSettings } from "../../src/Readiness.js"
+import { ShutdownSettings } from "../../src/Shutdown.js"
 import { describeStartupFailure } from "../../src/Startup.js"
 
 const all = Config.all({
@@ -136,4 +139,54 @@ describe("configuration", () => {
     const cause = Cause.fail({ _tag: "ServeError", cause: new Error("listen EADDRINUSE: address already in use") })
     expect(describeStartupFailure(cause)).toBe("cannot listen: listen EADDRINUSE: address already in use")
   })
+})
+
+describe("the settings layers", () => {
+  const settingsFrom = (env: Record<string, string>) =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(Layer.merge(ReadinessSettings.Live, ShutdownSettings.Live))
+      const readiness = yield* Effect.provide(ReadinessSettings, context)
+      const shutdown = yield* Effect.provide(ShutdownSettings, context)
+      return {
+        timeout: Duration.toMillis(readiness.timeout),
+        interval: Duration.toMillis(readiness.interval),
+        failureThreshold: readiness.failureThreshold,
+        successThreshold: readiness.successThreshold,
+        notReadyStatus: readiness.notReadyStatus,
+        drain: Duration.toMillis(shutdown.drain),
+        shutdownTimeout: Duration.toMillis(shutdown.timeout)
+      }
+    }).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+
+  it.scoped("read each variable into its own field, and the defaults without them", () =>
+    Effect.gen(function*() {
+      expect(
+        yield* settingsFrom({
+          READINESS_TIMEOUT_MS: "250",
+          READINESS_INTERVAL_MS: "2000",
+          READINESS_FAILURE_THRESHOLD: "3",
+          READINESS_SUCCESS_THRESHOLD: "2",
+          READYZ_NOT_READY_STATUS: "503",
+          SHUTDOWN_DRAIN_MS: "1500",
+          SHUTDOWN_TIMEOUT_MS: "4000"
+        })
+      ).toEqual({
+        timeout: 250,
+        interval: 2000,
+        failureThreshold: 3,
+        successThreshold: 2,
+        notReadyStatus: 503,
+        drain: 1500,
+        shutdownTimeout: 4000
+      })
+      expect(yield* settingsFrom({})).toEqual({
+        timeout: 500,
+        interval: 1000,
+        failureThreshold: 1,
+        successThreshold: 1,
+        notReadyStatus: 200,
+        drain: 5000,
+        shutdownTimeout: 10_000
+      })
+    }))
 })

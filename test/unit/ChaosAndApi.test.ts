@@ -64,8 +64,11 @@ describe("the OpenAPI document", () => {
       expect(spec.paths["/livez"]!.get.description).toBe(
         "Liveness under its Kubernetes name: the same answer as /healthz."
       )
-      expect(spec.paths["/readyz"]!.get.description).toContain("`?exclude=name` leaves a check out")
-      expect(spec.paths["/readyz"]!.get.description).toContain("READYZ_NOT_READY_STATUS=503")
+      expect(spec.paths["/readyz"]!.get.description).toBe(
+        "Readiness: 200 while alive (503 when not ready with READYZ_NOT_READY_STATUS=503); `status` says whether " +
+          "every dependency is usable now. `?exclude=name` leaves a check out, `?verbose` answers the Kubernetes " +
+          "plain-text form, `Accept: application/health+json` the IETF health check format."
+      )
       expect(spec.paths["/readyz/{name}"]!.get.description).toBe(
         "Readiness of one check (`database`, `redis`); 404 for an unknown check."
       )

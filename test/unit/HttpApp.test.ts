@@ -71,7 +71,9 @@ describe("the Effect app's 404 and 405", () => {
       const app = yield* TestApp.serve({ database: Database.Test, redis: Redis.Test })
       const allow = (path: string, method: string) =>
         Effect.map(app.request(path, { method }), (answer) => [answer.status, answer.headers.get("allow")])
-      for (const path of ["/healthz", "/livez", "/readyz", "/readyz/database", "/readyz/redis", "/openapi.json"]) {
+      for (
+        const path of ["/healthz", "/livez", "/readyz", "/readyz/database", "/readyz/redis", "/openapi.json", "/status"]
+      ) {
         expect(yield* allow(path, "POST"), path).toEqual([405, "GET, HEAD"])
         expect(yield* allow(path, "PUT"), path).toEqual([405, "GET, HEAD"])
       }

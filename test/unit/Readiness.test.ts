@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -9,8 +10,10 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { Database, DatabaseUnavailable } from "../../src/layers/Database.js"
+import type { Check } from "../../src/layers/Dependency.js"
 import * as Dependency from "../../src/layers/Dependency.js"
 import { Redis } from "../../src/layers/Redis.js"
 import { Readiness, runCheck, runChecks } from "../../src/Readiness.js"
@@ -200,5 +203,47 @@ describe("the readiness snapshot", () => {
       expect(yield* readiness.refresh).toEqual(report)
       expect(readiness.unsafeFresh(Number.MAX_SAFE_INTEGER)).toEqual(report)
       expect(yield* Ref.get(count)).toBe(1)
+    }))
+
+  it.scoped("counts are in a snapshot only when a check has them, and a shutting-down report keeps them", () =>
+    Effect.gen(function*() {
+      const counted: Check = { name: "tenants", ping: Effect.void, counts: () => ({ up: 2, down: 1 }) }
+      const withChecks = (checks: ReadonlyArray<Effect.Effect<Check, never, Scope.Scope>>) =>
+        Effect.map(
+          Layer.build(
+            Readiness.layer(checks).pipe(
+              Layer.provideMerge(
+                Layer.merge(TestApp.settings({ timeout: "500 millis", interval: "1 second" }), Shutdown.layer)
+              )
+            )
+          ),
+          (context) => ({ readiness: Context.get(context, Readiness), shutdown: Context.get(context, Shutdown) })
+        )
+
+      const plain = yield* withChecks([Dependency.check(Database, Database.Test)])
+      expect("counts" in (yield* plain.readiness.current)).toBe(false)
+      expect("counts" in (yield* plain.readiness.refresh)).toBe(false)
+      yield* plain.shutdown.begin
+      expect("counts" in (yield* plain.readiness.current)).toBe(false)
+
+      const withCounts = yield* withChecks([Dependency.check(Database, Database.Test), Effect.succeed(counted)])
+      expect((yield* withCounts.readiness.current).counts).toEqual({ tenants: { up: 2, down: 1 } })
+      expect((yield* withCounts.readiness.refresh).counts).toEqual({ tenants: { up: 2, down: 1 } })
+      yield* withCounts.shutdown.begin
+      expect((yield* withCounts.readiness.current).counts).toEqual({ tenants: { up: 2, down: 1 } })
+    }))
+
+  it.scoped("a subscriber that comes after a round is handed that round first, then each new one", () =>
+    Effect.gen(function*() {
+      const readiness = yield* build(Database.Test)
+      const first = yield* readiness.refresh
+      yield* TestClock.adjust("1 second")
+      const second = yield* readiness.refresh
+      expect(second.checkedAt).toBeGreaterThan(first.checkedAt)
+      const rounds = yield* readiness.rounds.pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+      yield* TestClock.adjust("1 second")
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(rounds)).map((round) => round.reported.checkedAt)
+      expect(seen[0]).toBe(second.checkedAt)
+      expect(seen[1]).toBeGreaterThan(second.checkedAt)
     }))
 })

@@ -4,9 +4,11 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
+import { StatusToken } from "../../src/http/StatusToken.js"
 import * as Chaos from "../../src/layers/Chaos.js"
 import { Database } from "../../src/layers/Database.js"
 import * as Dependency from "../../src/layers/Dependency.js"
@@ -171,5 +173,58 @@ describe("GET /status", () => {
       expect(probe.text).not.toMatch(/127\.0\.0\.1|postgres:|redis:|password/)
       const spec = (yield* app.request("/openapi.json")).json as { paths: Record<string, unknown> }
       expect(Object.keys(spec.paths)).toContain("/status")
+    }))
+
+  it.scopedLive("JSON is never cached and varies on Accept; with STATUS_TOKEN it needs the bearer, the page does not", () =>
+    Effect.gen(function*() {
+      const app = yield* TestApp.serve({
+        database: Database.Test,
+        redis: Redis.Test,
+        token: StatusToken.make(Redacted.make("s3cret"))
+      })
+      yield* app.readiness.refresh
+      const refused = yield* app.request("/status")
+      expect(refused.status).toBe(401)
+      expect(refused.headers.get("content-type")).toBe("application/json")
+      expect(refused.headers.get("www-authenticate")).toBe("Bearer")
+      expect(refused.headers.get("cache-control")).toBe("no-store")
+      expect(refused.json).toEqual({ error: "unauthorized" })
+      const report = yield* app.request("/status", { headers: { authorization: "Bearer s3cret" } })
+      expect(report.status).toBe(200)
+      expect(report.headers.get("content-type")).toBe("application/json")
+      expect(report.headers.get("cache-control")).toBe("no-store")
+      expect(report.headers.get("vary")).toBe("accept")
+      expect(report.json).toMatchObject({ status: "ready" })
+      const page = yield* app.request("/status", { headers: { accept: "text/html" } })
+      expect(page.status).toBe(200)
+      expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8")
+    }))
+
+  it.scopedLive("/openapi.json says what /status answers: the report as JSON, the page as HTML, and the Accept header", () =>
+    Effect.gen(function*() {
+      const app = yield* TestApp.serve({ database: Database.Test, redis: Redis.Test })
+      const spec = (yield* app.request("/openapi.json")).json as {
+        paths: Record<string, {
+          get: {
+            description: string
+            parameters: ReadonlyArray<{ name: string; in: string; required?: boolean }>
+            responses: Record<string, { content: Record<string, { schema: unknown }> }>
+          }
+        }>
+      }
+      const status = spec.paths["/status"]!.get
+      expect(status.description).toBe(
+        "The SLA report from the process's memory: availability over the last hour, the last day and since start, the " +
+          "last state changes and recent check latency, for the service and each dependency. Touches no dependency. " +
+          "Answered as JSON unless `Accept` rates `text/html` above `application/json`, as a browser does: then the " +
+          "status page, which polls this endpoint for JSON."
+      )
+      expect(status.parameters).toContainEqual(
+        expect.objectContaining({ name: "accept", in: "header", required: false })
+      )
+      expect(status.responses["200"]!.content["text/html"]).toEqual({
+        schema: { type: "string", description: "The status page." }
+      })
+      expect(status.responses["200"]!.content["application/json"]!.schema).toBeDefined()
     }))
 })
