@@ -255,6 +255,7 @@ describe("Dockerfile", () => {
     const start = /\bnode((?:\s+--\S+)*)\s+dist\/main\.js/.exec(packageJson.scripts.start!)
     const flags = start![1]!.trim().split(/\s+/)
     expect(flags).toContain("--max-semi-space-size=4")
+    expect(flags).toContain("--heap-growing-percent=100")
     expect(JSON.parse(finalOf("CMD").at(-1)!.args)).toEqual(["node", ...flags, "dist/main.js"])
   })
 
