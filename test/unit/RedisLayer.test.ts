@@ -185,6 +185,11 @@ describe("the live Redis layer, without Redis", () => {
     Effect.gen(function*() {
       const exit = yield* Effect.exit(redis("redis://127.0.0.1:1/abc"))
       expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error.reason).toBe("not initialised")
+      // The cause says which variable and what is wrong with it (the URL itself is never repeated).
+      const cause = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.cause : undefined
+      expect(cause).toBeInstanceOf(Error)
+      expect((cause as Error).message).toMatch(/^REDIS_URL \S/)
+      expect((cause as Error).message).not.toContain("127.0.0.1")
     }))
 
   it.scopedLive("pings with PING alone on one connection: no CLIENT SETINFO, no INFO, and QUIT on release", () =>
@@ -207,8 +212,9 @@ describe("the live Redis layer, without Redis", () => {
       const { ping } = yield* redis(`redis://127.0.0.1:${server.port}`, 200)
       yield* ping
       server.mode = "hang"
-      const [elapsed, why] = yield* millis(reason(ping))
-      expect(why).toBe("timeout")
+      const [elapsed, error] = yield* millis(Effect.flip(ping))
+      expect(error.reason).toBe("timeout")
+      expect(error.cause).toMatchObject({ code: "ETIMEDOUT", message: "Redis did not answer within 200 ms" })
       expect(elapsed).toBeGreaterThanOrEqual(190)
       expect(elapsed).toBeLessThan(1_000)
       yield* Effect.sleep("50 millis")
